@@ -1,0 +1,597 @@
+//! # NAME
+//! server — the daemon skeletons: single, multi, trigger and datagram servers
+//!
+//! ## SYNOPSIS
+//! ```ignore
+//! fn main() {
+//!     daemon::single_server_main("smtpd", |ctx| Smtpd::pre_init(ctx));
+//! }
+//! impl SingleServer for Smtpd {
+//!     fn serve(&mut self, ctx: &Ctx, client: Client) { ... }
+//! }
+//! ```
+//!
+//! ## DESCRIPTION
+//! Every daemon starts the same way: parse the generic options
+//! ([`crate::args`]), read main.cf from `MAIL_CONFIG` and apply the `-o`
+//! overrides, set up logging, chdir to `queue_directory`, take the
+//! listeners and the status channel from master(8), run the program's
+//! `pre_init` (still privileged: open what needs root), then chroot
+//! (`-c`) and drop to `mail_owner` (`-u`) before the first byte from a
+//! client is read, run `post_init`, and serve:
+//!
+//! * **single server**: one client at a time; reports "taken" to master
+//!   while serving so that master starts another process when needed
+//!   (smtpd, cleanup, local, smtp, ...);
+//! * **multi server**: many clients on one event loop; each readable client
+//!   gets one request/reply turn (trivial-rewrite, proxymap, anvil,
+//!   scache);
+//! * **trigger server**: reads wakeup bytes from a fifo or unix socket
+//!   (pickup, qmgr, flush), with an optional timer;
+//! * **datagram server**: one datagram per call (postlogd).
+//!
+//! A process exits after `max_use` clients, after `max_idle` without one
+//! (unless the program asks otherwise), and, while idle, as soon as master
+//! closes the status channel (reload, stop): old processes finish what they
+//! do and go away.
+//!
+//! ## SEE ALSO
+//! master(8), [`crate::master_proto`], [`crate::args`]
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use config::{Config, ServiceType, params};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::args::DaemonArgs;
+use crate::master_proto::{Avail, LISTEN_FD, StatusChannel};
+use crate::{fatal, verbose, warn};
+
+/// What every hook gets: the configuration and the options.
+pub struct Ctx {
+    pub cfg: Config,
+    pub args: DaemonArgs,
+    pub program: String,
+    pub queue_directory: PathBuf,
+}
+
+impl Ctx {
+    /// A time parameter, fatal when it is bad.
+    pub fn time(&self, p: &params::TimeParam) -> Duration {
+        self.cfg.time(p).unwrap_or_else(|e| fatal!("{e}"))
+    }
+
+    /// An integer parameter, fatal when it is bad.
+    pub fn int(&self, p: &params::IntParam) -> i64 {
+        self.cfg.int(p).unwrap_or_else(|e| fatal!("{e}"))
+    }
+
+    /// A boolean parameter, fatal when it is bad.
+    pub fn bool(&self, p: &params::BoolParam) -> bool {
+        self.cfg.bool(p).unwrap_or_else(|e| fatal!("{e}"))
+    }
+
+    /// A string parameter, expanded; fatal when it cannot be.
+    pub fn str(&self, p: &params::StrParam) -> String {
+        self.cfg.str(p).unwrap_or_else(|e| fatal!("{e}"))
+    }
+}
+
+/// A listening descriptor of one of the master.cf types.
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+    Fifo(File),
+    Dgram(UnixDatagram),
+}
+
+impl Listener {
+    fn raw(&self) -> RawFd {
+        match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l) => l.as_raw_fd(),
+            Listener::Fifo(f) => f.as_raw_fd(),
+            Listener::Dgram(d) => d.as_raw_fd(),
+        }
+    }
+
+    /// Takes descriptor `fd` as a listener of `kind`.
+    fn from_fd(fd: OwnedFd, kind: ServiceType) -> Listener {
+        match kind {
+            ServiceType::Inet => Listener::Tcp(TcpListener::from(fd)),
+            ServiceType::Unix | ServiceType::Pass => Listener::Unix(UnixListener::from(fd)),
+            ServiceType::UnixDgram => Listener::Dgram(UnixDatagram::from(fd)),
+            ServiceType::Fifo => Listener::Fifo(File::from(fd)),
+        }
+    }
+
+    /// Accepts a client; `None` when another process was faster.
+    fn accept(&self) -> io::Result<Option<Client>> {
+        let r = match self {
+            Listener::Tcp(l) => l.accept().map(|(s, _)| Client::Tcp(s)),
+            Listener::Unix(l) => l.accept().map(|(s, _)| Client::Unix(s)),
+            Listener::Fifo(_) | Listener::Dgram(_) => {
+                return Err(io::Error::new(io::ErrorKind::Unsupported, "not a stream listener"));
+            }
+        };
+        match r {
+            Ok(c) => {
+                c.set_nonblocking(false)?;
+                Ok(Some(c))
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc_econnaborted()) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn libc_econnaborted() -> i32 {
+    nix::errno::Errno::ECONNABORTED as i32
+}
+
+/// A connected client.
+#[derive(Debug)]
+pub enum Client {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    /// Stand-alone mode (`-z`): stdin and stdout.
+    Stdio,
+}
+
+impl Client {
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Client::Tcp(s) => s.set_nonblocking(on),
+            Client::Unix(s) => s.set_nonblocking(on),
+            Client::Stdio => Ok(()),
+        }
+    }
+
+    /// Read and write timeouts (a stalled peer must not hold a process).
+    pub fn set_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Client::Tcp(s) => s.set_read_timeout(t).and_then(|_| s.set_write_timeout(t)),
+            Client::Unix(s) => s.set_read_timeout(t).and_then(|_| s.set_write_timeout(t)),
+            Client::Stdio => Ok(()),
+        }
+    }
+
+    /// The TCP peer, for inet services.
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Client::Tcp(s) => s.peer_addr().ok(),
+            _ => None,
+        }
+    }
+
+    /// The local TCP address, for inet services.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Client::Tcp(s) => s.local_addr().ok(),
+            _ => None,
+        }
+    }
+
+    fn raw(&self) -> RawFd {
+        match self {
+            Client::Tcp(s) => s.as_raw_fd(),
+            Client::Unix(s) => s.as_raw_fd(),
+            Client::Stdio => 0,
+        }
+    }
+}
+
+impl Read for Client {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Client::Tcp(s) => s.read(buf),
+            Client::Unix(s) => s.read(buf),
+            Client::Stdio => io::stdin().read(buf),
+        }
+    }
+}
+
+impl Write for Client {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Client::Tcp(s) => s.write(buf),
+            Client::Unix(s) => s.write(buf),
+            Client::Stdio => io::stdout().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Client::Tcp(s) => s.flush(),
+            Client::Unix(s) => s.flush(),
+            Client::Stdio => io::stdout().flush(),
+        }
+    }
+}
+
+/// Everything set up before the program's own code runs.
+struct Runtime {
+    ctx: Ctx,
+    listeners: Vec<Listener>,
+    status: StatusChannel,
+    max_use: u64,
+    max_idle: Duration,
+}
+
+/// Common start-up, up to (not including) pre_init.
+fn startup(program: &str) -> Runtime {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    // Log to stderr until the configuration says where.
+    crate::log::init(None, program);
+    let args = crate::args::parse(program, &argv).unwrap_or_else(|e| fatal!("{e}"));
+    let dir = config::config_dir_from_env();
+    let mut cfg = Config::load(&dir).unwrap_or_else(|e| fatal!("{e}"));
+    cfg.set_process_name(program);
+    cfg.set_override("service_name", &args.service);
+    for (n, v) in &args.overrides {
+        cfg.set_override(n, v);
+    }
+    crate::log::init(Some(&cfg), program);
+    crate::log::set_verbose(args.verbose);
+    if args.debug || args.stdio {
+        crate::log::set_stderr(true);
+    }
+    let queue_directory = PathBuf::from(cfg.str(&params::QUEUE_DIRECTORY).unwrap_or_else(|e| fatal!("{e}")));
+    if let Err(e) = std::env::set_current_dir(&queue_directory) {
+        fatal!("chdir({}): {}", queue_directory.display(), e);
+    }
+    crate::log::use_relative_socket(&queue_directory);
+    let max_use = cfg.int(&params::MAX_USE).unwrap_or_else(|e| fatal!("{e}")).max(0) as u64;
+    let max_idle = cfg.time(&params::MAX_IDLE).unwrap_or_else(|e| fatal!("{e}"));
+    let status = StatusChannel::inherited();
+    let mut listeners = Vec::new();
+    if !args.stdio {
+        let kind = args.kind.unwrap_or_else(|| fatal!("no transport type specified (-t)"));
+        for i in 0..args.sockets {
+            let fd = LISTEN_FD + i as RawFd;
+            let owned = sys::fd::inherited(fd)
+                .unwrap_or_else(|| fatal!("no listener on descriptor {fd}: run from master(8), or use -z"));
+            let _ = sys::fd::set_nonblocking(&owned, true);
+            listeners.push(Listener::from_fd(owned, kind));
+        }
+        if !status.connected() && !args.debug {
+            fatal!("no master status channel on descriptor {}: run from master(8)", crate::master_proto::STATUS_FD);
+        }
+    }
+    let ctx = Ctx { cfg, args, program: program.to_string(), queue_directory };
+    Runtime { ctx, listeners, status, max_use, max_idle }
+}
+
+/// chroot (`-c`) and drop to mail_owner (`-u`), when running as root.
+fn drop_privileges(ctx: &Ctx) {
+    if !sys::privs::is_root() {
+        return;
+    }
+    let root = ctx.args.chroot.then_some(ctx.queue_directory.as_path());
+    if !ctx.args.unprivileged {
+        if let Some(root) = root
+            && let Err(e) = nix::unistd::chroot(root).and_then(|_| nix::unistd::chdir("/")) {
+                fatal!("chroot({}): {}", root.display(), e);
+            }
+        return;
+    }
+    let owner = ctx.str(&params::MAIL_OWNER);
+    let id = sys::privs::lookup_user(&owner)
+        .unwrap_or_else(|_| fatal!("file {}/main.cf: parameter mail_owner: unknown user name value: {}", ctx.cfg.config_dir().display(), owner));
+    if id.uid.is_root() {
+        fatal!("file {}/main.cf: parameter mail_owner: user {} has privileged user ID", ctx.cfg.config_dir().display(), owner);
+    }
+    if let Err(e) = sys::privs::drop_to(&id, root) {
+        fatal!("drop privileges to {}: {}", owner, e);
+    }
+}
+
+const STATUS: Token = Token(usize::MAX - 1);
+
+/// The event loop shared by the skeletons.
+struct Loop {
+    poll: Poll,
+    events: Events,
+    uses: u64,
+    idle_since: Instant,
+}
+
+impl Loop {
+    fn new(rt: &Runtime) -> Loop {
+        let poll = Poll::new().unwrap_or_else(|e| fatal!("event loop: {e}"));
+        for (i, l) in rt.listeners.iter().enumerate() {
+            let fd = l.raw();
+            poll.registry()
+                .register(&mut SourceFd(&fd), Token(i), Interest::READABLE)
+                .unwrap_or_else(|e| fatal!("watch listener: {e}"));
+        }
+        if let Some(fd) = rt.status.as_fd() {
+            let raw = fd.as_raw_fd();
+            poll.registry()
+                .register(&mut SourceFd(&raw), STATUS, Interest::READABLE)
+                .unwrap_or_else(|e| fatal!("watch status channel: {e}"));
+        }
+        Loop { poll, events: Events::with_capacity(64), uses: 0, idle_since: Instant::now() }
+    }
+
+    /// Waits for events; exits the process when idle too long. Returns no
+    /// tokens when `timer` has run out.
+    fn wait(&mut self, rt: &mut Runtime, idle_exit: bool, timer: Option<Duration>) -> Vec<Token> {
+        loop {
+            let idle_deadline = (idle_exit && !rt.max_idle.is_zero()).then(|| self.idle_since + rt.max_idle);
+            let idle_left = idle_deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = match (idle_left, timer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                fatal!("event loop: {e}");
+            }
+            let mut tokens: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
+            if tokens.contains(&STATUS) {
+                if rt.status.master_gone() {
+                    verbose!("master disconnect -- exiting");
+                    std::process::exit(0);
+                }
+                tokens.retain(|t| *t != STATUS);
+                if tokens.is_empty() {
+                    continue;
+                }
+            }
+            if !tokens.is_empty() {
+                return tokens;
+            }
+            if idle_deadline.is_some_and(|d| Instant::now() >= d) {
+                verbose!("idle timeout -- exiting");
+                std::process::exit(0);
+            }
+            if timer.is_some() {
+                return tokens;
+            }
+        }
+    }
+
+    /// Counts one client; exits after max_use.
+    fn used(&mut self, rt: &Runtime) {
+        self.uses += 1;
+        self.idle_since = Instant::now();
+        if rt.max_use > 0 && self.uses >= rt.max_use {
+            verbose!("use limit -- exiting");
+            std::process::exit(0);
+        }
+    }
+}
+
+/// A daemon that serves one client at a time.
+pub trait SingleServer {
+    /// After the privilege drop, before the first client.
+    fn post_init(&mut self, _ctx: &Ctx) {}
+    /// Serves one client from start to end.
+    fn serve(&mut self, ctx: &Ctx, client: Client);
+}
+
+/// Runs a single-client server; `pre_init` runs with privileges.
+pub fn single_server_main<S: SingleServer>(program: &str, pre_init: impl FnOnce(&Ctx) -> S) -> ! {
+    let mut rt = startup(program);
+    let mut server = pre_init(&rt.ctx);
+    drop_privileges(&rt.ctx);
+    server.post_init(&rt.ctx);
+    if rt.ctx.args.stdio {
+        server.serve(&rt.ctx, Client::Stdio);
+        std::process::exit(0);
+    }
+    let mut ev = Loop::new(&rt);
+    rt.status.notify(Avail::Avail);
+    loop {
+        for token in ev.wait(&mut rt, true, None) {
+            let client = match rt.listeners[token.0].accept() {
+                Ok(Some(c)) => c,
+                Ok(None) => continue,
+                Err(e) => fatal!("accept connection: {e}"),
+            };
+            rt.status.notify(Avail::Taken);
+            server.serve(&rt.ctx, client);
+            rt.status.notify(Avail::Avail);
+            ev.used(&rt);
+        }
+    }
+}
+
+/// A daemon that serves many clients, one request at a time each.
+pub trait MultiServer {
+    fn post_init(&mut self, _ctx: &Ctx) {}
+    /// A client connected.
+    fn connect(&mut self, _ctx: &Ctx, _client: &mut Client) {}
+    /// The client is readable: read one request and reply. Return false to
+    /// disconnect it (end of file, protocol error).
+    fn request(&mut self, ctx: &Ctx, client: &mut Client) -> bool;
+    /// A client went away.
+    fn disconnect(&mut self, _ctx: &Ctx, _client: &Client) {}
+}
+
+/// Runs a multi-client server; `pre_init` runs with privileges.
+pub fn multi_server_main<S: MultiServer>(program: &str, pre_init: impl FnOnce(&Ctx) -> S) -> ! {
+    let mut rt = startup(program);
+    let mut server = pre_init(&rt.ctx);
+    drop_privileges(&rt.ctx);
+    server.post_init(&rt.ctx);
+    if rt.ctx.args.stdio {
+        let mut c = Client::Stdio;
+        server.connect(&rt.ctx, &mut c);
+        while server.request(&rt.ctx, &mut c) {}
+        std::process::exit(0);
+    }
+    let mut ev = Loop::new(&rt);
+    rt.status.notify(Avail::Avail);
+    let first_client = rt.listeners.len();
+    let mut clients: Vec<Option<Client>> = Vec::new();
+    loop {
+        let idle = clients.iter().all(Option::is_none);
+        if !idle {
+            ev.idle_since = Instant::now();
+        }
+        for token in ev.wait(&mut rt, idle, None) {
+            if token.0 < first_client {
+                let Some(mut c) = rt.listeners[token.0].accept().unwrap_or_else(|e| fatal!("accept connection: {e}"))
+                else {
+                    continue;
+                };
+                server.connect(&rt.ctx, &mut c);
+                let slot = clients.iter().position(Option::is_none).unwrap_or_else(|| {
+                    clients.push(None);
+                    clients.len() - 1
+                });
+                let fd = c.raw();
+                if let Err(e) = ev.poll.registry().register(&mut SourceFd(&fd), Token(first_client + slot), Interest::READABLE) {
+                    warn!("watch client: {e}");
+                    continue;
+                }
+                clients[slot] = Some(c);
+                ev.used(&rt);
+                continue;
+            }
+            let slot = token.0 - first_client;
+            let Some(c) = clients.get_mut(slot).and_then(Option::as_mut) else { continue };
+            if !server.request(&rt.ctx, c) {
+                let fd = c.raw();
+                let _ = ev.poll.registry().deregister(&mut SourceFd(&fd));
+                server.disconnect(&rt.ctx, c);
+                clients[slot] = None;
+            }
+        }
+    }
+}
+
+/// A daemon woken by trigger bytes (a fifo or a unix socket).
+pub trait TriggerServer {
+    fn post_init(&mut self, _ctx: &Ctx) {}
+    /// Handles the bytes of one trigger request (`W` for master's wakeup).
+    fn trigger(&mut self, ctx: &Ctx, data: &[u8]);
+    /// How long until [`TriggerServer::timer`] should run, if at all.
+    fn next_timer(&self) -> Option<Duration> {
+        None
+    }
+    fn timer(&mut self, _ctx: &Ctx) {}
+    /// Whether to exit after `max_idle` without a trigger.
+    fn idle_exit(&self) -> bool {
+        true
+    }
+}
+
+/// The most bytes one trigger request may carry.
+const TRIGGER_MAX: usize = 1024;
+
+/// Runs a trigger server; `pre_init` runs with privileges.
+pub fn trigger_server_main<S: TriggerServer>(program: &str, pre_init: impl FnOnce(&Ctx) -> S) -> ! {
+    let mut rt = startup(program);
+    let mut server = pre_init(&rt.ctx);
+    drop_privileges(&rt.ctx);
+    server.post_init(&rt.ctx);
+    if rt.ctx.args.stdio {
+        let mut data = Vec::new();
+        let _ = io::stdin().take(TRIGGER_MAX as u64).read_to_end(&mut data);
+        server.trigger(&rt.ctx, &data);
+        std::process::exit(0);
+    }
+    let mut ev = Loop::new(&rt);
+    rt.status.notify(Avail::Avail);
+    loop {
+        let timer = server.next_timer();
+        let tokens = ev.wait(&mut rt, server.idle_exit(), timer);
+        if tokens.is_empty() {
+            if timer.is_some() {
+                server.timer(&rt.ctx);
+            }
+            continue;
+        }
+        for token in tokens {
+            let data = match &rt.listeners[token.0] {
+                Listener::Fifo(f) => {
+                    let mut buf = [0u8; TRIGGER_MAX];
+                    match (&*f).read(&mut buf) {
+                        Ok(n) => buf[..n].to_vec(),
+                        Err(_) => continue,
+                    }
+                }
+                l => {
+                    let Some(mut c) = l.accept().unwrap_or_else(|e| fatal!("accept connection: {e}")) else {
+                        continue;
+                    };
+                    let _ = c.set_timeout(Some(Duration::from_secs(10)));
+                    let mut data = Vec::new();
+                    let _ = (&mut c).take(TRIGGER_MAX as u64).read_to_end(&mut data);
+                    data
+                }
+            };
+            if data.is_empty() {
+                continue;
+            }
+            rt.status.notify(Avail::Taken);
+            server.trigger(&rt.ctx, &data);
+            rt.status.notify(Avail::Avail);
+            ev.used(&rt);
+        }
+    }
+}
+
+/// A daemon that handles datagrams (postlogd).
+pub trait DgramServer {
+    fn post_init(&mut self, _ctx: &Ctx) {}
+    fn datagram(&mut self, ctx: &Ctx, data: &[u8]);
+    /// After the datagrams that were waiting have been handled.
+    fn flush(&mut self, _ctx: &Ctx) {}
+}
+
+/// Runs a datagram server; `pre_init` runs with privileges.
+pub fn dgram_server_main<S: DgramServer>(program: &str, pre_init: impl FnOnce(&Ctx) -> S) -> ! {
+    let mut rt = startup(program);
+    let mut server = pre_init(&rt.ctx);
+    drop_privileges(&rt.ctx);
+    server.post_init(&rt.ctx);
+    if rt.ctx.args.stdio {
+        for line in io::stdin().lines().map_while(Result::ok) {
+            server.datagram(&rt.ctx, line.as_bytes());
+        }
+        server.flush(&rt.ctx);
+        std::process::exit(0);
+    }
+    let mut ev = Loop::new(&rt);
+    rt.status.notify(Avail::Avail);
+    let mut buf = vec![0u8; 65536];
+    loop {
+        for token in ev.wait(&mut rt, true, None) {
+            let Listener::Dgram(sock) = &rt.listeners[token.0] else {
+                fatal!("{}: service type must be unix-dgram", rt.ctx.program);
+            };
+            // Drain everything queued, then count it as one use.
+            loop {
+                match sock.recv(&mut buf) {
+                    Ok(n) => server.datagram(&rt.ctx, &buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => fatal!("receive datagram: {e}"),
+                }
+            }
+            server.flush(&rt.ctx);
+            ev.used(&rt);
+        }
+    }
+}
+
+/// Whether a path is a fifo (for tools that wake services).
+pub fn is_fifo(path: &std::path::Path) -> bool {
+    std::fs::metadata(path).map(|m| m.file_type().is_fifo()).unwrap_or(false)
+}

@@ -24,6 +24,7 @@
 
 pub mod computed;
 pub mod expand;
+pub mod instance;
 pub mod main_cf;
 pub mod master_cf;
 pub mod params;
@@ -358,6 +359,13 @@ impl Config {
             .ok_or_else(|| self.bad(name, "time", v))
     }
 
+    /// Checks only the `-o` overrides (those main.cf does not explain).
+    pub fn check_overrides(&self) -> Vec<ConfigError> {
+        let mut names: Vec<&str> = self.overrides.keys().map(String::as_str).filter(|n| *n != "service_name").collect();
+        names.sort_unstable();
+        names.into_iter().filter_map(|n| self.check_one(n).err()).collect()
+    }
+
     /// Checks every parameter that main.cf or an override sets: it must
     /// expand, and a typed one must have a value of its type. Unknown names
     /// are not errors (postconf(1) warns about them).
@@ -376,28 +384,25 @@ impl Config {
             .collect();
         extra.sort_unstable();
         names.extend(extra);
-        let mut errors = Vec::new();
-        for name in names {
-            let kind = match params::lookup(name) {
-                Some(d) => d.kind,
-                None if self.derived.contains_key(name) => service_params::kind(name),
-                None => Kind::Str,
-            };
-            let r = match kind {
-                Kind::Bool => self.get(name).and_then(|v| {
-                    value::parse_bool(&v)
-                        .map(drop)
-                        .ok_or_else(|| self.bad(name, "boolean", v))
-                }),
-                Kind::Int | Kind::Long => self.int_named(name).map(drop),
-                Kind::Time(u) => self.time_named(name, u).map(drop),
-                Kind::Str | Kind::Computed => self.get(name).map(drop),
-            };
-            if let Err(e) = r {
-                errors.push(e);
+        names.into_iter().filter_map(|n| self.check_one(n).err()).collect()
+    }
+
+    /// Checks one parameter's expanded value against its type.
+    fn check_one(&self, name: &str) -> Result<(), ConfigError> {
+        let kind = match params::lookup(name) {
+            Some(d) => d.kind,
+            None if self.derived.contains_key(name) => service_params::kind(name),
+            None => Kind::Str,
+        };
+        match kind {
+            Kind::Bool => {
+                let v = self.get(name)?;
+                value::parse_bool(&v).map(drop).ok_or_else(|| self.bad(name, "boolean", v))
             }
+            Kind::Int | Kind::Long => self.int_named(name).map(drop),
+            Kind::Time(u) => self.time_named(name, u).map(drop),
+            Kind::Str | Kind::Computed => self.get(name).map(drop),
         }
-        errors
     }
 }
 

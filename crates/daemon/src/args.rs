@@ -65,8 +65,10 @@ pub fn parse(program: &str, args: &[String]) -> Result<DaemonArgs, String> {
             i += 1;
             break;
         }
-        let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else { break };
-        let mut chars = flags.char_indices();
+        let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            break;
+        };
+        let chars = flags.char_indices();
         for (pos, c) in chars {
             let mut value = || -> Result<String, String> {
                 let attached = &flags[pos + 1..];
@@ -74,7 +76,9 @@ pub fn parse(program: &str, args: &[String]) -> Result<DaemonArgs, String> {
                     Ok(attached.to_string())
                 } else {
                     i += 1;
-                    args.get(i).cloned().ok_or_else(|| format!("option requires an argument -- '{c}'"))
+                    args.get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("option requires an argument -- '{c}'"))
                 }
             };
             match c {
@@ -94,10 +98,15 @@ pub fn parse(program: &str, args: &[String]) -> Result<DaemonArgs, String> {
                             a.overrides.push((name, value));
                         }
                         's' => {
-                            a.sockets = v.parse().map_err(|_| format!("bad socket count: \"{v}\""))?;
+                            a.sockets = v
+                                .parse()
+                                .map_err(|_| format!("bad socket count: \"{v}\""))?;
                         }
                         _ => {
-                            a.kind = Some(ServiceType::parse(&v).ok_or_else(|| format!("bad service type: \"{v}\""))?);
+                            a.kind = Some(
+                                ServiceType::parse(&v)
+                                    .ok_or_else(|| format!("bad service type: \"{v}\""))?,
+                            );
                         }
                     }
                     break;
@@ -116,7 +125,10 @@ mod tests {
     use super::*;
 
     fn p(args: &[&str]) -> Result<DaemonArgs, String> {
-        parse("pickup", &args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        parse(
+            "pickup",
+            &args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
     }
 
     #[test]
@@ -125,19 +137,43 @@ mod tests {
         assert!(a.solitary && a.unprivileged && a.chroot);
         assert_eq!(a.kind, Some(ServiceType::Unix));
         assert_eq!(a.service, "pickup");
-        let a = p(&["-n", "relay", "-t", "unix", "-o", "syslog_name=postfix/relay", "-ofoo=bar baz", "-vv"]).unwrap();
+        let a = p(&[
+            "-n",
+            "relay",
+            "-t",
+            "unix",
+            "-o",
+            "syslog_name=postfix/relay",
+            "-ofoo=bar baz",
+            "-vv",
+        ])
+        .unwrap();
         assert_eq!(a.service, "relay");
         assert_eq!(a.verbose, 2);
         assert_eq!(
             a.overrides,
-            [("syslog_name".into(), "postfix/relay".into()), ("foo".into(), "bar baz".into())]
+            [
+                ("syslog_name".into(), "postfix/relay".into()),
+                ("foo".into(), "bar baz".into())
+            ]
         );
     }
 
     #[test]
     fn daemon_arguments_follow() {
-        let a = p(&["-t", "unix", "flags=DRXhu", "user=vmail", "argv=/usr/bin/maildrop", "-d"]).unwrap();
-        assert_eq!(a.rest, ["flags=DRXhu", "user=vmail", "argv=/usr/bin/maildrop", "-d"]);
+        let a = p(&[
+            "-t",
+            "unix",
+            "flags=DRXhu",
+            "user=vmail",
+            "argv=/usr/bin/maildrop",
+            "-d",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.rest,
+            ["flags=DRXhu", "user=vmail", "argv=/usr/bin/maildrop", "-d"]
+        );
     }
 
     #[test]

@@ -148,11 +148,15 @@ pub fn check_maillog_prefix(cfg: &Config) -> Result<(), String> {
     if file.is_empty() {
         return Ok(());
     }
-    let prefixes = cfg.list(&params::MAILLOG_FILE_PREFIXES).map_err(|e| e.to_string())?;
+    let prefixes = cfg
+        .list(&params::MAILLOG_FILE_PREFIXES)
+        .map_err(|e| e.to_string())?;
     if prefixes.iter().any(|p| file.starts_with(p.as_str())) {
         Ok(())
     } else {
-        Err(format!("maillog_file value '{file}' does not match any prefix in maillog_file_prefixes"))
+        Err(format!(
+            "maillog_file value '{file}' does not match any prefix in maillog_file_prefixes"
+        ))
     }
 }
 
@@ -163,32 +167,45 @@ pub fn init(cfg: Option<&Config>, process: &str) {
     let mut syslog_name = "postfix".to_string();
     if let Some(cfg) = cfg {
         if let Ok(n) = cfg.str(&params::SYSLOG_NAME)
-            && !n.is_empty() {
-                syslog_name = n;
-            }
+            && !n.is_empty()
+        {
+            syslog_name = n;
+        }
         if let Ok(h) = cfg.str(&params::MYHOSTNAME) {
             l.host = short_host(&h);
         }
         if let Ok(h) = std::env::var("POSTLOG_HOSTNAME")
-            && !h.is_empty() {
-                l.host = short_host(&h);
-            }
+            && !h.is_empty()
+        {
+            l.host = short_host(&h);
+        }
         let file = cfg.str(&params::MAILLOG_FILE).unwrap_or_default();
         l.sink = if !file.is_empty() {
             let queue = cfg.str(&params::QUEUE_DIRECTORY).unwrap_or_default();
-            let service = cfg.str(&params::POSTLOG_SERVICE_NAME).unwrap_or_else(|_| "postlog".into());
+            let service = cfg
+                .str(&params::POSTLOG_SERVICE_NAME)
+                .unwrap_or_else(|_| "postlog".into());
             let socket = match std::env::var("POSTLOG_SERVICE") {
                 Ok(s) if !s.is_empty() => PathBuf::from(s),
                 _ => Path::new(&queue).join("public").join(service),
             };
-            Sink::Postlog { socket, file: PathBuf::from(file) }
+            Sink::Postlog {
+                socket,
+                file: PathBuf::from(file),
+            }
         } else {
             let fac = cfg.str(&params::SYSLOG_FACILITY).unwrap_or_default();
-            Sink::Syslog { facility: facility_code(&fac).unwrap_or(2) }
+            Sink::Syslog {
+                facility: facility_code(&fac).unwrap_or(2),
+            }
         };
         l.stderr = std::io::IsTerminal::is_terminal(&std::io::stderr());
     }
-    l.tag = if process.is_empty() { syslog_name } else { format!("{syslog_name}/{process}") };
+    l.tag = if process.is_empty() {
+        syslog_name
+    } else {
+        format!("{syslog_name}/{process}")
+    };
     drop(l);
     install_panic_hook();
 }
@@ -196,6 +213,18 @@ pub fn init(cfg: Option<&Config>, process: &str) {
 /// Also (or no longer) copies every line to stderr.
 pub fn set_stderr(on: bool) {
     logger().lock().unwrap_or_else(|e| e.into_inner()).stderr = on;
+}
+
+/// Writes lines straight to `maillog_file`, never through the postlogd
+/// socket: for postlogd(8) itself, which must not talk to itself.
+pub fn bypass_postlog() {
+    let mut l = logger().lock().unwrap_or_else(|e| e.into_inner());
+    if let Sink::Postlog { file, .. } = &l.sink {
+        l.sink = Sink::Postlog {
+            socket: PathBuf::new(),
+            file: file.clone(),
+        };
+    }
 }
 
 /// Never waits for postlogd(8): when its queue is full, the line goes
@@ -220,14 +249,19 @@ pub fn verbose() -> u32 {
 pub fn use_relative_socket(queue_directory: &Path) {
     let mut l = logger().lock().unwrap_or_else(|e| e.into_inner());
     if let Sink::Postlog { socket, .. } = &mut l.sink
-        && let Ok(rel) = socket.strip_prefix(queue_directory) {
-            *socket = rel.to_path_buf();
-        }
+        && let Ok(rel) = socket.strip_prefix(queue_directory)
+    {
+        *socket = rel.to_path_buf();
+    }
 }
 
 /// The tag lines start with (`postfix/smtpd`).
 pub fn tag() -> String {
-    logger().lock().unwrap_or_else(|e| e.into_inner()).tag.clone()
+    logger()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .tag
+        .clone()
 }
 
 /// Logs one line; the macros call this.
@@ -242,7 +276,10 @@ pub fn log_str(level: Level, text: &str) {
     let mut l = logger().lock().unwrap_or_else(|e| e.into_inner());
     let pid = std::process::id();
     // One line per record: a newline inside would forge a second one.
-    let text: String = text.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
+    let text: String = text
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
     let body = format!("{}[{}]: {}{}", l.tag, pid, level.prefix(), text);
     if l.stderr || l.sink == Sink::Stderr {
         let _ = writeln!(std::io::stderr(), "{}: {}{}", l.tag, level.prefix(), text);
@@ -279,6 +316,9 @@ pub fn log_str(level: Level, text: &str) {
 }
 
 fn send_postlog(l: &mut Logger, socket: &Path, body: &str) -> bool {
+    if socket.as_os_str().is_empty() {
+        return false;
+    }
     if l.socket.is_none() {
         l.socket = UnixDatagram::unbound().ok();
         if let Some(s) = &l.socket {
@@ -317,7 +357,10 @@ pub fn append(file: &Path, line: &str) -> std::io::Result<()> {
     if file == Path::new("/dev/stdout") {
         return std::io::stdout().write_all(line.as_bytes());
     }
-    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(file)?;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(file)?;
     f.write_all(line.as_bytes())
 }
 
@@ -331,7 +374,10 @@ fn install_panic_hook() {
                 .map(|s| s.to_string())
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
             log_str(Level::Panic, &format!("{msg}{at}"));
         }));
     });
@@ -395,7 +441,10 @@ mod tests {
 
     #[test]
     fn untrusted_is_printable_and_bounded() {
-        assert_eq!(format!("{}", Untrusted("GET / HTTP/1.0\r\n")), "GET / HTTP/1.0??");
+        assert_eq!(
+            format!("{}", Untrusted("GET / HTTP/1.0\r\n")),
+            "GET / HTTP/1.0??"
+        );
         assert_eq!(format!("{:.3}", Untrusted("abcdef")), "abc");
         assert_eq!(format!("{}", Untrusted("rööt\x1b[31m")), "rööt?[31m");
     }

@@ -76,7 +76,11 @@ impl Status {
             1 => Avail::Avail,
             _ => return None,
         };
-        Some(Status { pid: i32::from_ne_bytes(word(0)), generation: u32::from_ne_bytes(word(4)), avail })
+        Some(Status {
+            pid: i32::from_ne_bytes(word(0)),
+            generation: u32::from_ne_bytes(word(4)),
+            avail,
+        })
     }
 }
 
@@ -94,7 +98,10 @@ pub struct StatusChannel {
 impl StatusChannel {
     /// The channel master passed, or a dummy one when run by hand.
     pub fn inherited() -> StatusChannel {
-        let generation = std::env::var(GENERATION_ENV).ok().and_then(|g| g.parse().ok()).unwrap_or(0);
+        let generation = std::env::var(GENERATION_ENV)
+            .ok()
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(0);
         let stream = sys::fd::inherited(STATUS_FD).map(UnixStream::from);
         StatusChannel { stream, generation }
     }
@@ -110,18 +117,25 @@ impl StatusChannel {
     }
 
     pub fn notify(&mut self, avail: Avail) {
-        let status = Status { pid: std::process::id() as i32, generation: self.generation, avail };
+        let status = Status {
+            pid: std::process::id() as i32,
+            generation: self.generation,
+            avail,
+        };
         if let Some(s) = &mut self.stream
-            && s.write_all(&status.encode()).is_err() {
-                // master is gone: nothing to tell.
-                self.stream = None;
-            }
+            && s.write_all(&status.encode()).is_err()
+        {
+            // master is gone: nothing to tell.
+            self.stream = None;
+        }
     }
 
     /// After the channel became readable: true when master has gone away
     /// (end of file or error). master never writes to it.
     pub fn master_gone(&mut self) -> bool {
-        let Some(s) = &mut self.stream else { return false };
+        let Some(s) = &mut self.stream else {
+            return false;
+        };
         let mut b = [0u8; 16];
         let _ = s.set_nonblocking(true);
         let r = s.read(&mut b);
@@ -129,7 +143,9 @@ impl StatusChannel {
         match r {
             Ok(0) => true,
             Ok(_) => false,
-            Err(e) => e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted,
+            Err(e) => {
+                e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted
+            }
         }
     }
 }
@@ -154,7 +170,12 @@ pub fn read_status(stream: &mut UnixStream, pending: &mut Vec<u8>) -> io::Result
         let arr: &[u8; STATUS_LEN] = chunk.try_into().expect("invariant: chunks_exact");
         match Status::decode(arr) {
             Some(s) => out.push(s),
-            None => return Err(io::Error::new(io::ErrorKind::InvalidData, "bad status message")),
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "bad status message",
+                ));
+            }
         }
     }
     pending.drain(..whole);
@@ -172,7 +193,11 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let s = Status { pid: 42, generation: 7, avail: Avail::Taken };
+        let s = Status {
+            pid: 42,
+            generation: 7,
+            avail: Avail::Taken,
+        };
         assert_eq!(Status::decode(&s.encode()), Some(s));
         let mut bad = s.encode();
         bad[8] = 9;
@@ -183,7 +208,11 @@ mod tests {
     fn partial_messages_wait() {
         let (mut m, mut c) = status_pair().unwrap();
         m.set_nonblocking(true).unwrap();
-        let s = Status { pid: 1, generation: 2, avail: Avail::Avail };
+        let s = Status {
+            pid: 1,
+            generation: 2,
+            avail: Avail::Avail,
+        };
         c.write_all(&s.encode()).unwrap();
         c.write_all(&s.encode()[..5]).unwrap();
         let mut pending = Vec::new();

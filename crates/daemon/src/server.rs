@@ -120,7 +120,10 @@ impl Listener {
             Listener::Tcp(l) => l.accept().map(|(s, _)| Client::Tcp(s)),
             Listener::Unix(l) => l.accept().map(|(s, _)| Client::Unix(s)),
             Listener::Fifo(_) | Listener::Dgram(_) => {
-                return Err(io::Error::new(io::ErrorKind::Unsupported, "not a stream listener"));
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "not a stream listener",
+                ));
             }
         };
         match r {
@@ -128,7 +131,14 @@ impl Listener {
                 c.set_nonblocking(false)?;
                 Ok(Some(c))
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) if e.raw_os_error() == Some(libc_econnaborted()) => Ok(None),
             Err(e) => Err(e),
         }
@@ -246,30 +256,55 @@ fn startup(program: &str) -> Runtime {
     if args.debug || args.stdio {
         crate::log::set_stderr(true);
     }
-    let queue_directory = PathBuf::from(cfg.str(&params::QUEUE_DIRECTORY).unwrap_or_else(|e| fatal!("{e}")));
+    let queue_directory = PathBuf::from(
+        cfg.str(&params::QUEUE_DIRECTORY)
+            .unwrap_or_else(|e| fatal!("{e}")),
+    );
     if let Err(e) = std::env::set_current_dir(&queue_directory) {
         fatal!("chdir({}): {}", queue_directory.display(), e);
     }
     crate::log::use_relative_socket(&queue_directory);
-    let max_use = cfg.int(&params::MAX_USE).unwrap_or_else(|e| fatal!("{e}")).max(0) as u64;
-    let max_idle = cfg.time(&params::MAX_IDLE).unwrap_or_else(|e| fatal!("{e}"));
+    let max_use = cfg
+        .int(&params::MAX_USE)
+        .unwrap_or_else(|e| fatal!("{e}"))
+        .max(0) as u64;
+    let max_idle = cfg
+        .time(&params::MAX_IDLE)
+        .unwrap_or_else(|e| fatal!("{e}"));
     let status = StatusChannel::inherited();
     let mut listeners = Vec::new();
     if !args.stdio {
-        let kind = args.kind.unwrap_or_else(|| fatal!("no transport type specified (-t)"));
+        let kind = args
+            .kind
+            .unwrap_or_else(|| fatal!("no transport type specified (-t)"));
         for i in 0..args.sockets {
             let fd = LISTEN_FD + i as RawFd;
-            let owned = sys::fd::inherited(fd)
-                .unwrap_or_else(|| fatal!("no listener on descriptor {fd}: run from master(8), or use -z"));
+            let owned = sys::fd::inherited(fd).unwrap_or_else(|| {
+                fatal!("no listener on descriptor {fd}: run from master(8), or use -z")
+            });
             let _ = sys::fd::set_nonblocking(&owned, true);
             listeners.push(Listener::from_fd(owned, kind));
         }
         if !status.connected() && !args.debug {
-            fatal!("no master status channel on descriptor {}: run from master(8)", crate::master_proto::STATUS_FD);
+            fatal!(
+                "no master status channel on descriptor {}: run from master(8)",
+                crate::master_proto::STATUS_FD
+            );
         }
     }
-    let ctx = Ctx { cfg, args, program: program.to_string(), queue_directory };
-    Runtime { ctx, listeners, status, max_use, max_idle }
+    let ctx = Ctx {
+        cfg,
+        args,
+        program: program.to_string(),
+        queue_directory,
+    };
+    Runtime {
+        ctx,
+        listeners,
+        status,
+        max_use,
+        max_idle,
+    }
 }
 
 /// chroot (`-c`) and drop to mail_owner (`-u`), when running as root.
@@ -280,16 +315,26 @@ fn drop_privileges(ctx: &Ctx) {
     let root = ctx.args.chroot.then_some(ctx.queue_directory.as_path());
     if !ctx.args.unprivileged {
         if let Some(root) = root
-            && let Err(e) = nix::unistd::chroot(root).and_then(|_| nix::unistd::chdir("/")) {
-                fatal!("chroot({}): {}", root.display(), e);
-            }
+            && let Err(e) = nix::unistd::chroot(root).and_then(|_| nix::unistd::chdir("/"))
+        {
+            fatal!("chroot({}): {}", root.display(), e);
+        }
         return;
     }
     let owner = ctx.str(&params::MAIL_OWNER);
-    let id = sys::privs::lookup_user(&owner)
-        .unwrap_or_else(|_| fatal!("file {}/main.cf: parameter mail_owner: unknown user name value: {}", ctx.cfg.config_dir().display(), owner));
+    let id = sys::privs::lookup_user(&owner).unwrap_or_else(|_| {
+        fatal!(
+            "file {}/main.cf: parameter mail_owner: unknown user name value: {}",
+            ctx.cfg.config_dir().display(),
+            owner
+        )
+    });
     if id.uid.is_root() {
-        fatal!("file {}/main.cf: parameter mail_owner: user {} has privileged user ID", ctx.cfg.config_dir().display(), owner);
+        fatal!(
+            "file {}/main.cf: parameter mail_owner: user {} has privileged user ID",
+            ctx.cfg.config_dir().display(),
+            owner
+        );
     }
     if let Err(e) = sys::privs::drop_to(&id, root) {
         fatal!("drop privileges to {}: {}", owner, e);
@@ -321,14 +366,20 @@ impl Loop {
                 .register(&mut SourceFd(&raw), STATUS, Interest::READABLE)
                 .unwrap_or_else(|e| fatal!("watch status channel: {e}"));
         }
-        Loop { poll, events: Events::with_capacity(64), uses: 0, idle_since: Instant::now() }
+        Loop {
+            poll,
+            events: Events::with_capacity(64),
+            uses: 0,
+            idle_since: Instant::now(),
+        }
     }
 
     /// Waits for events; exits the process when idle too long. Returns no
     /// tokens when `timer` has run out.
     fn wait(&mut self, rt: &mut Runtime, idle_exit: bool, timer: Option<Duration>) -> Vec<Token> {
         loop {
-            let idle_deadline = (idle_exit && !rt.max_idle.is_zero()).then(|| self.idle_since + rt.max_idle);
+            let idle_deadline =
+                (idle_exit && !rt.max_idle.is_zero()).then(|| self.idle_since + rt.max_idle);
             let idle_left = idle_deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let timeout = match (idle_left, timer) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -445,7 +496,9 @@ pub fn multi_server_main<S: MultiServer>(program: &str, pre_init: impl FnOnce(&C
         }
         for token in ev.wait(&mut rt, idle, None) {
             if token.0 < first_client {
-                let Some(mut c) = rt.listeners[token.0].accept().unwrap_or_else(|e| fatal!("accept connection: {e}"))
+                let Some(mut c) = rt.listeners[token.0]
+                    .accept()
+                    .unwrap_or_else(|e| fatal!("accept connection: {e}"))
                 else {
                     continue;
                 };
@@ -455,7 +508,11 @@ pub fn multi_server_main<S: MultiServer>(program: &str, pre_init: impl FnOnce(&C
                     clients.len() - 1
                 });
                 let fd = c.raw();
-                if let Err(e) = ev.poll.registry().register(&mut SourceFd(&fd), Token(first_client + slot), Interest::READABLE) {
+                if let Err(e) = ev.poll.registry().register(
+                    &mut SourceFd(&fd),
+                    Token(first_client + slot),
+                    Interest::READABLE,
+                ) {
                     warn!("watch client: {e}");
                     continue;
                 }
@@ -464,7 +521,9 @@ pub fn multi_server_main<S: MultiServer>(program: &str, pre_init: impl FnOnce(&C
                 continue;
             }
             let slot = token.0 - first_client;
-            let Some(c) = clients.get_mut(slot).and_then(Option::as_mut) else { continue };
+            let Some(c) = clients.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
             if !server.request(&rt.ctx, c) {
                 let fd = c.raw();
                 let _ = ev.poll.registry().deregister(&mut SourceFd(&fd));
@@ -527,7 +586,10 @@ pub fn trigger_server_main<S: TriggerServer>(program: &str, pre_init: impl FnOnc
                     }
                 }
                 l => {
-                    let Some(mut c) = l.accept().unwrap_or_else(|e| fatal!("accept connection: {e}")) else {
+                    let Some(mut c) = l
+                        .accept()
+                        .unwrap_or_else(|e| fatal!("accept connection: {e}"))
+                    else {
                         continue;
                     };
                     let _ = c.set_timeout(Some(Duration::from_secs(10)));
@@ -577,6 +639,7 @@ pub fn dgram_server_main<S: DgramServer>(program: &str, pre_init: impl FnOnce(&C
                 fatal!("{}: service type must be unix-dgram", rt.ctx.program);
             };
             // Drain everything queued, then count it as one use.
+            rt.status.notify(Avail::Taken);
             loop {
                 match sock.recv(&mut buf) {
                     Ok(n) => server.datagram(&rt.ctx, &buf[..n]),
@@ -586,6 +649,7 @@ pub fn dgram_server_main<S: DgramServer>(program: &str, pre_init: impl FnOnce(&C
                 }
             }
             server.flush(&rt.ctx);
+            rt.status.notify(Avail::Avail);
             ev.used(&rt);
         }
     }
@@ -593,5 +657,7 @@ pub fn dgram_server_main<S: DgramServer>(program: &str, pre_init: impl FnOnce(&C
 
 /// Whether a path is a fifo (for tools that wake services).
 pub fn is_fifo(path: &std::path::Path) -> bool {
-    std::fs::metadata(path).map(|m| m.file_type().is_fifo()).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.file_type().is_fifo())
+        .unwrap_or(false)
 }

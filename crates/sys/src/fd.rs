@@ -26,7 +26,9 @@ pub fn inherited(fd: RawFd) -> Option<OwnedFd> {
     if fd < 0 {
         return None;
     }
-    let mut taken = TAKEN.lock().expect("invariant: no panic while holding TAKEN");
+    let mut taken = TAKEN
+        .lock()
+        .expect("invariant: no panic while holding TAKEN");
     if taken.contains(&fd) {
         return None;
     }
@@ -47,13 +49,21 @@ pub fn inherited(fd: RawFd) -> Option<OwnedFd> {
 
 pub fn set_cloexec(fd: &impl AsFd, on: bool) -> nix::Result<()> {
     let cur = FdFlag::from_bits_truncate(fcntl(fd.as_fd(), FcntlArg::F_GETFD)?);
-    let new = if on { cur | FdFlag::FD_CLOEXEC } else { cur - FdFlag::FD_CLOEXEC };
+    let new = if on {
+        cur | FdFlag::FD_CLOEXEC
+    } else {
+        cur - FdFlag::FD_CLOEXEC
+    };
     fcntl(fd.as_fd(), FcntlArg::F_SETFD(new)).map(drop)
 }
 
 pub fn set_nonblocking(fd: &impl AsFd, on: bool) -> nix::Result<()> {
     let cur = OFlag::from_bits_truncate(fcntl(fd.as_fd(), FcntlArg::F_GETFL)?);
-    let new = if on { cur | OFlag::O_NONBLOCK } else { cur - OFlag::O_NONBLOCK };
+    let new = if on {
+        cur | OFlag::O_NONBLOCK
+    } else {
+        cur - OFlag::O_NONBLOCK
+    };
     fcntl(fd.as_fd(), FcntlArg::F_SETFL(new)).map(drop)
 }
 

@@ -39,7 +39,10 @@ pub enum PrivError {
     NoGroup(String),
     /// A system call failed.
     #[error("{call}: {errno}")]
-    Sys { call: &'static str, errno: nix::Error },
+    Sys {
+        call: &'static str,
+        errno: nix::Error,
+    },
     /// The process could get root back after dropping it.
     #[error("privileges were not dropped: uid 0 is still reachable")]
     NotDropped,
@@ -58,16 +61,34 @@ pub fn current_user() -> Identity {
     let uid = nix::unistd::geteuid();
     let gid = nix::unistd::getegid();
     match User::from_uid(uid) {
-        Ok(Some(u)) => Identity { name: u.name, uid, gid, home: u.dir },
-        _ => Identity { name: uid.to_string(), uid, gid, home: "/".into() },
+        Ok(Some(u)) => Identity {
+            name: u.name,
+            uid,
+            gid,
+            home: u.dir,
+        },
+        _ => Identity {
+            name: uid.to_string(),
+            uid,
+            gid,
+            home: "/".into(),
+        },
     }
 }
 
 pub fn lookup_user(name: &str) -> Result<Identity, PrivError> {
     match User::from_name(name) {
-        Ok(Some(u)) => Ok(Identity { name: u.name, uid: u.uid, gid: u.gid, home: u.dir }),
+        Ok(Some(u)) => Ok(Identity {
+            name: u.name,
+            uid: u.uid,
+            gid: u.gid,
+            home: u.dir,
+        }),
         Ok(None) => Err(PrivError::NoUser(name.to_string())),
-        Err(e) => Err(PrivError::Sys { call: "getpwnam", errno: e }),
+        Err(e) => Err(PrivError::Sys {
+            call: "getpwnam",
+            errno: e,
+        }),
     }
 }
 
@@ -75,7 +96,10 @@ pub fn lookup_group(name: &str) -> Result<Gid, PrivError> {
     match Group::from_name(name) {
         Ok(Some(g)) => Ok(g.gid),
         Ok(None) => Err(PrivError::NoGroup(name.to_string())),
-        Err(e) => Err(PrivError::Sys { call: "getgrnam", errno: e }),
+        Err(e) => Err(PrivError::Sys {
+            call: "getgrnam",
+            errno: e,
+        }),
     }
 }
 

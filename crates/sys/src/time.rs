@@ -29,7 +29,9 @@ pub struct Tm {
     pub gmtoff: i64,
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
 impl Tm {
@@ -55,7 +57,16 @@ pub fn local(t: SystemTime) -> Tm {
     // localtime_r is the thread-safe variant.
     let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
     if !ok {
-        return Tm { year: 1970, month: 1, day: 1, hour: 0, min: 0, sec: 0, weekday: 4, gmtoff: 0 };
+        return Tm {
+            year: 1970,
+            month: 1,
+            day: 1,
+            hour: 0,
+            min: 0,
+            sec: 0,
+            weekday: 4,
+            gmtoff: 0,
+        };
     }
     Tm {
         year: tm.tm_year + 1900,

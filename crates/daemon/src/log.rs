@@ -255,6 +255,11 @@ pub fn use_relative_socket(queue_directory: &Path) {
     }
 }
 
+/// Replaces the tag (postlog(1) `-t`).
+pub fn set_tag(tag: &str) {
+    logger().lock().unwrap_or_else(|e| e.into_inner()).tag = tag.to_string();
+}
+
 /// The tag lines start with (`postfix/smtpd`).
 pub fn tag() -> String {
     logger()

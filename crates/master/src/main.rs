@@ -192,6 +192,8 @@ fn main() {
         .config_dir
         .clone()
         .unwrap_or_else(config::config_dir_from_env);
+    // Absolute, since the daemons run in the queue directory.
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
     let (cfg, defs) = match load(&dir, opts.verbose) {
         Ok(v) => v,
         Err(errors) => {
@@ -277,12 +279,13 @@ fn main() {
             Next::Continue => {}
             Next::Reload => match load(&dir, opts.verbose) {
                 Ok((cfg, defs)) => {
+                    daemon::log::init(Some(&cfg), "master");
+                    daemon::log::set_never_block();
                     info!(
                         "reload -- version {}, configuration {}",
                         config::params::MAIL_VERSION.0.default,
                         dir.display()
                     );
-                    daemon::log::init(Some(&cfg), "master");
                     master.set_settings(settings(&cfg, &dir));
                     if let Err(e) = master.install(defs) {
                         warn!("{e}; configuration not reloaded");

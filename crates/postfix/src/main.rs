@@ -93,7 +93,7 @@ fn parse_options() -> Options {
                 }
                 'v' => o.verbose += 1,
                 'D' => {
-                    log::init(None, "postfix");
+                    log::init(None, "");
                     fail("-D (run daemons under a debugger) is not supported");
                 }
                 _ => usage(),
@@ -185,6 +185,8 @@ fn stop(inst: &Instance, abort: bool) -> i32 {
     let Some(pid) = master_running(inst) else {
         fail("the Postfix mail system is not running");
     };
+    // postlogd stops with master: write these lines to the file directly.
+    log::bypass_postlog();
     say(
         Level::Info,
         if abort {
@@ -327,14 +329,16 @@ fn main() {
         .config_dir
         .clone()
         .unwrap_or_else(config::config_dir_from_env);
+    // Absolute, since the daemons run in the queue directory.
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
     // Before main.cf is read, problems go to stderr only.
-    log::init(None, "postfix");
+    log::init(None, "");
     match config::Config::load(&dir) {
         Ok(cfg) => {
             if let Err(e) = log::check_maillog_prefix(&cfg) {
                 fail(&e);
             }
-            log::init(Some(&cfg), "postfix");
+            log::init(Some(&cfg), "");
         }
         Err(e) => fail(&e.to_string()),
     }

@@ -90,6 +90,9 @@ impl Ctx {
 pub enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
+    /// A `pass` service: each connection carries one passed descriptor,
+    /// a TCP connection handed over by another process.
+    Pass(UnixListener),
     Fifo(File),
     Dgram(UnixDatagram),
 }
@@ -98,7 +101,7 @@ impl Listener {
     fn raw(&self) -> RawFd {
         match self {
             Listener::Tcp(l) => l.as_raw_fd(),
-            Listener::Unix(l) => l.as_raw_fd(),
+            Listener::Unix(l) | Listener::Pass(l) => l.as_raw_fd(),
             Listener::Fifo(f) => f.as_raw_fd(),
             Listener::Dgram(d) => d.as_raw_fd(),
         }
@@ -108,7 +111,8 @@ impl Listener {
     fn from_fd(fd: OwnedFd, kind: ServiceType) -> Listener {
         match kind {
             ServiceType::Inet => Listener::Tcp(TcpListener::from(fd)),
-            ServiceType::Unix | ServiceType::Pass => Listener::Unix(UnixListener::from(fd)),
+            ServiceType::Unix => Listener::Unix(UnixListener::from(fd)),
+            ServiceType::Pass => Listener::Pass(UnixListener::from(fd)),
             ServiceType::UnixDgram => Listener::Dgram(UnixDatagram::from(fd)),
             ServiceType::Fifo => Listener::Fifo(File::from(fd)),
         }
@@ -119,6 +123,12 @@ impl Listener {
         let r = match self {
             Listener::Tcp(l) => l.accept().map(|(s, _)| Client::Tcp(s)),
             Listener::Unix(l) => l.accept().map(|(s, _)| Client::Unix(s)),
+            Listener::Pass(l) => l.accept().and_then(|(s, _)| {
+                s.set_nonblocking(false)?;
+                s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                let fd = sys::fd::recv_fd(&s)?;
+                Ok(Client::Tcp(TcpStream::from(fd)))
+            }),
             Listener::Fifo(_) | Listener::Dgram(_) => {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,

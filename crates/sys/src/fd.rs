@@ -77,6 +77,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pass_a_descriptor() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let f = std::fs::File::open("/dev/null").unwrap();
+        send_fd(&a, &f).unwrap();
+        let got = recv_fd(&b).unwrap();
+        assert_ne!(raw(&got), raw(&f));
+        let flags = fcntl(got.as_fd(), FcntlArg::F_GETFD).unwrap();
+        assert!(FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC));
+    }
+
+    #[test]
     fn inherited_only_once_and_only_open() {
         let f = std::fs::File::open("/dev/null").unwrap();
         let n = std::os::fd::IntoRawFd::into_raw_fd(f);
@@ -85,4 +96,53 @@ mod tests {
         assert!(inherited(n).is_none());
         assert!(inherited(100_000).is_none());
     }
+}
+
+/// Receives one descriptor sent with SCM_RIGHTS over a unix stream socket
+/// (the master.cf `pass` service type). Extra descriptors are closed.
+pub fn recv_fd(sock: &impl AsFd) -> std::io::Result<OwnedFd> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let msg = recvmsg::<()>(
+        sock.as_fd().as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut received: Vec<RawFd> = Vec::new();
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            received.extend(fds);
+        }
+    }
+    let mut owned: Vec<OwnedFd> = received
+        .into_iter()
+        // SAFETY: the kernel just created these descriptors in this process
+        // for this message; nothing else refers to them.
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
+    if owned.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "no descriptor received",
+        ));
+    }
+    Ok(owned.swap_remove(0))
+}
+
+/// Sends one descriptor over a unix stream socket.
+pub fn send_fd(sock: &impl AsFd, fd: &impl AsFd) -> std::io::Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let raw = [fd.as_fd().as_raw_fd()];
+    let iov = [std::io::IoSlice::new(b"P")];
+    sendmsg::<()>(
+        sock.as_fd().as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&raw)],
+        MsgFlags::empty(),
+        None,
+    )?;
+    Ok(())
 }

@@ -130,11 +130,10 @@ pub fn load(cfg: &Config, services: &[Service], verbose: u32) -> Result<Vec<Serv
 
 /// Splits `[host:]port`; an IPv6 host is written in brackets.
 pub fn split_host_port(name: &str) -> (Option<&str>, &str) {
-    if let Some(rest) = name.strip_prefix('[') {
-        if let Some((host, port)) = rest.split_once("]:") {
+    if let Some(rest) = name.strip_prefix('[')
+        && let Some((host, port)) = rest.split_once("]:") {
             return (Some(host), port);
         }
-    }
     match name.rsplit_once(':') {
         Some((host, port)) => (Some(host), port),
         None => (None, name),

@@ -23,11 +23,10 @@ use nix::fcntl::{Flock, FlockArg};
 
 /// Takes the lock and writes this process's ID.
 pub fn lock(path: &Path) -> Result<Flock<File>, String> {
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() && !dir.exists() {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty() && !dir.exists() {
             std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {}", dir.display(), e))?;
         }
-    }
     let f = OpenOptions::new()
         .read(true)
         .write(true)

@@ -231,15 +231,14 @@ pub fn warnings(inst: &Instance) -> Vec<String> {
             out.push(format!("not owned by {}: {}", who, p.display()));
         }
     }
-    if let Ok(m) = std::fs::metadata(&inst.data_dir) {
-        if m.uid() != id.uid.as_raw() {
+    if let Ok(m) = std::fs::metadata(&inst.data_dir)
+        && m.uid() != id.uid.as_raw() {
             out.push(format!(
                 "not owned by {}: {}",
                 id.name,
                 inst.data_dir.display()
             ));
         }
-    }
     out
 }
 

@@ -72,32 +72,6 @@ pub fn raw(fd: &impl AsFd) -> RawFd {
     fd.as_fd().as_raw_fd()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pass_a_descriptor() {
-        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let f = std::fs::File::open("/dev/null").unwrap();
-        send_fd(&a, &f).unwrap();
-        let got = recv_fd(&b).unwrap();
-        assert_ne!(raw(&got), raw(&f));
-        let flags = fcntl(got.as_fd(), FcntlArg::F_GETFD).unwrap();
-        assert!(FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC));
-    }
-
-    #[test]
-    fn inherited_only_once_and_only_open() {
-        let f = std::fs::File::open("/dev/null").unwrap();
-        let n = std::os::fd::IntoRawFd::into_raw_fd(f);
-        let a = inherited(n);
-        assert!(a.is_some());
-        assert!(inherited(n).is_none());
-        assert!(inherited(100_000).is_none());
-    }
-}
-
 /// Receives one descriptor sent with SCM_RIGHTS over a unix stream socket
 /// (the master.cf `pass` service type). Extra descriptors are closed.
 pub fn recv_fd(sock: &impl AsFd) -> std::io::Result<OwnedFd> {
@@ -145,4 +119,30 @@ pub fn send_fd(sock: &impl AsFd, fd: &impl AsFd) -> std::io::Result<()> {
         None,
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_a_descriptor() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let f = std::fs::File::open("/dev/null").unwrap();
+        send_fd(&a, &f).unwrap();
+        let got = recv_fd(&b).unwrap();
+        assert_ne!(raw(&got), raw(&f));
+        let flags = fcntl(got.as_fd(), FcntlArg::F_GETFD).unwrap();
+        assert!(FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC));
+    }
+
+    #[test]
+    fn inherited_only_once_and_only_open() {
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let n = std::os::fd::IntoRawFd::into_raw_fd(f);
+        let a = inherited(n);
+        assert!(a.is_some());
+        assert!(inherited(n).is_none());
+        assert!(inherited(100_000).is_none());
+    }
 }

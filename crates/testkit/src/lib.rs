@@ -332,11 +332,10 @@ impl Instance {
             let cwd = std::fs::read_link(base.join("cwd")).unwrap_or_default();
             let root_link = std::fs::read_link(base.join("root")).unwrap_or_default();
             let mine_cwd = cwd.starts_with(&self.root) || (root_link.starts_with(&self.root));
-            if mine_env || mine_cwd {
-                if let Some(p) = Proc::read(pid) {
+            if (mine_env || mine_cwd)
+                && let Some(p) = Proc::read(pid) {
                     out.push(p);
                 }
-            }
         }
         out
     }

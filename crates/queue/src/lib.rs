@@ -7,11 +7,21 @@
 //! ```
 //!
 //! ## DESCRIPTION
-//! The queue directories and who owns them ([`dirs`]). Queue IDs, the
-//! queue file format and the commit protocol come with the submission
-//! path.
+//! The queue directories and who owns them ([`dirs`]), queue IDs
+//! ([`id`]), the record format ([`record`]) and the files themselves:
+//! creation, the commit protocol, reading, in-place marking ([`file`]).
+//! Only this crate writes queue files.
 //!
 //! ## SEE ALSO
 //! DESIGN.md "The queue", [`dirs`]
 
 pub mod dirs;
+pub mod file;
+pub mod id;
+pub mod record;
+
+pub use file::{
+    Envelope, Layout, NewRecipient, QueueError, QueueFile, RcptState, Recipient, Writer,
+};
+pub use id::QueueId;
+pub use record::RecordType;

@@ -587,27 +587,7 @@ pub fn trigger_server_main<S: TriggerServer>(program: &str, pre_init: impl FnOnc
             continue;
         }
         for token in tokens {
-            let data = match &rt.listeners[token.0] {
-                Listener::Fifo(f) => {
-                    let mut buf = [0u8; TRIGGER_MAX];
-                    match (&*f).read(&mut buf) {
-                        Ok(n) => buf[..n].to_vec(),
-                        Err(_) => continue,
-                    }
-                }
-                l => {
-                    let Some(mut c) = l
-                        .accept()
-                        .unwrap_or_else(|e| fatal!("accept connection: {e}"))
-                    else {
-                        continue;
-                    };
-                    let _ = c.set_timeout(Some(Duration::from_secs(10)));
-                    let mut data = Vec::new();
-                    let _ = (&mut c).take(TRIGGER_MAX as u64).read_to_end(&mut data);
-                    data
-                }
-            };
+            let Some(data) = read_trigger(&rt.listeners[token.0]) else { continue };
             if data.is_empty() {
                 continue;
             }
@@ -615,6 +595,86 @@ pub fn trigger_server_main<S: TriggerServer>(program: &str, pre_init: impl FnOnc
             server.trigger(&rt.ctx, &data);
             rt.status.notify(Avail::Avail);
             ev.used(&rt);
+        }
+    }
+}
+
+/// Reads one trigger request from a readable listener; `None` when there
+/// was nothing (another process took it, or an empty connection).
+fn read_trigger(listener: &Listener) -> Option<Vec<u8>> {
+    let data = match listener {
+        Listener::Fifo(f) => {
+            let mut buf = [0u8; TRIGGER_MAX];
+            match (&*f).read(&mut buf) {
+                Ok(n) => buf[..n].to_vec(),
+                Err(_) => return None,
+            }
+        }
+        l => {
+            let mut c = l.accept().unwrap_or_else(|e| fatal!("accept connection: {e}"))?;
+            let _ = c.set_timeout(Some(Duration::from_secs(10)));
+            let mut data = Vec::new();
+            let _ = (&mut c).take(TRIGGER_MAX as u64).read_to_end(&mut data);
+            data
+        }
+    };
+    (!data.is_empty()).then_some(data)
+}
+
+/// The first token an [`EventServer`] may use for its own descriptors.
+pub const FIRST_APP_TOKEN: usize = 1 << 20;
+
+/// A resident daemon with its own descriptors and timers on the event
+/// loop, woken by triggers (qmgr).
+pub trait EventServer {
+    /// After the privilege drop; register descriptors here or later.
+    fn post_init(&mut self, _ctx: &Ctx, _registry: &mio::Registry) {}
+    /// Trigger bytes arrived on a listener.
+    fn trigger(&mut self, ctx: &Ctx, data: &[u8], registry: &mio::Registry);
+    /// An event on one of the program's own tokens (>= [`FIRST_APP_TOKEN`]).
+    fn event(&mut self, ctx: &Ctx, event: &mio::event::Event, registry: &mio::Registry);
+    /// How long until [`EventServer::timer`] should run.
+    fn next_timer(&self) -> Option<Duration>;
+    fn timer(&mut self, ctx: &Ctx, registry: &mio::Registry);
+}
+
+/// Runs an event server; it does not exit when idle (qmgr).
+pub fn event_server_main<S: EventServer>(program: &str, pre_init: impl FnOnce(&Ctx) -> S) -> ! {
+    let mut rt = startup(program);
+    let mut server = pre_init(&rt.ctx);
+    drop_privileges(&rt.ctx);
+    let mut ev = Loop::new(&rt);
+    server.post_init(&rt.ctx, ev.poll.registry());
+    // Initialized: from now on an exit is not a start-up failure.
+    rt.status.notify(Avail::Taken);
+    rt.status.notify(Avail::Avail);
+    loop {
+        let timeout = server.next_timer();
+        if let Err(e) = ev.poll.poll(&mut ev.events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            fatal!("event loop: {e}");
+        }
+        let events: Vec<mio::event::Event> = ev.events.iter().cloned().collect();
+        for e in &events {
+            let t = e.token();
+            if t == STATUS {
+                if rt.status.master_gone() {
+                    verbose!("master disconnect -- exiting");
+                    std::process::exit(0);
+                }
+            } else if t.0 >= FIRST_APP_TOKEN {
+                server.event(&rt.ctx, e, ev.poll.registry());
+            } else if let Some(l) = rt.listeners.get(t.0) {
+                // Drain every trigger that is waiting.
+                while let Some(data) = read_trigger(l) {
+                    server.trigger(&rt.ctx, &data, ev.poll.registry());
+                }
+            }
+        }
+        if server.next_timer().is_some_and(|t| t.is_zero()) {
+            server.timer(&rt.ctx, ev.poll.registry());
         }
     }
 }

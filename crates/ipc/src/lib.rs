@@ -26,6 +26,10 @@
 //! ## SEE ALSO
 //! master(8), [`daemon::server`](../daemon/server/index.html)
 
+pub mod cleanup;
+pub mod deliver;
+pub mod rewrite;
+
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,115 @@
+//! # NAME
+//! cleanup — the protocol between message sources and cleanup(8)
+//!
+//! ## SYNOPSIS
+//! ```ignore
+//! let mut c = ipc::connect(queue_dir, Class::Public, "cleanup", timeout)?;
+//! let hello: CleanupHello = read_frame(&mut c, FRAME_MAX)?;   // queue ID
+//! write_frame(&mut c, &CleanupRequest::Begin { flags })?;
+//! write_frame(&mut c, &CleanupRequest::Envelope(records))?;
+//! write_frame(&mut c, &CleanupRequest::Content(chunk))?;   // repeated
+//! write_frame(&mut c, &CleanupRequest::End)?;
+//! let reply: CleanupReply = read_frame(&mut c, FRAME_MAX)?;
+//! ```
+//!
+//! ## DESCRIPTION
+//! smtpd(8), pickup(8) and bounce(8) hand messages to cleanup(8) this way.
+//! cleanup creates the queue file when the client connects and says its ID
+//! first (smtpd logs it before DATA). The client sends the flags, the
+//! envelope, the content in chunks of whole lines (LF line ends, no dot
+//! stuffing), and `End`. cleanup answers once, after the queue file is
+//! durable, or with the reason it was not queued; the client may only
+//! acknowledge the message (250, exit 0) on [`status::OK`].
+//!
+//! ## SEE ALSO
+//! cleanup(8), [`crate::deliver`]
+
+use serde::{Deserialize, Serialize};
+
+/// Flags of a cleanup request.
+pub mod flags {
+    /// The sender may get a bounce for content problems (not for
+    /// bounces themselves).
+    pub const BOUNCE: u32 = 1 << 0;
+    /// Apply content filters (`content_filter`).
+    pub const FILTER: u32 = 1 << 1;
+    /// Put the message on hold.
+    pub const HOLD: u32 = 1 << 2;
+    /// Discard the message (after the checks).
+    pub const DISCARD: u32 = 1 << 3;
+    /// Apply `always_bcc` and the bcc maps.
+    pub const BCC_OK: u32 = 1 << 4;
+    /// Apply canonical, masquerade and virtual alias mapping.
+    pub const MAP_OK: u32 = 1 << 5;
+    /// Apply milters.
+    pub const MILTER: u32 = 1 << 6;
+    /// Take recipients from To/Cc/Bcc (`sendmail -t`) and remove Bcc.
+    pub const EXTRACT_RCPT: u32 = 1 << 7;
+    /// The message is from the local submission path (add Received:,
+    /// From:, full name from `sendmail -F`).
+    pub const LOCAL: u32 = 1 << 8;
+    /// SMTPUTF8 was requested.
+    pub const SMTPUTF8: u32 = 1 << 9;
+}
+
+/// Status bits, as Postfix's cleanup reports them.
+pub mod status {
+    pub const OK: u32 = 0;
+    /// The client broke the protocol.
+    pub const BAD: u32 = 1 << 0;
+    /// The queue file could not be written (disk full, I/O error).
+    pub const WRITE: u32 = 1 << 1;
+    /// The message exceeds `message_size_limit`.
+    pub const SIZE: u32 = 1 << 2;
+    /// Rejected by content checks.
+    pub const CONT: u32 = 1 << 3;
+    /// Too many hops.
+    pub const HOPS: u32 = 1 << 4;
+    /// No recipients.
+    pub const RCPT: u32 = 1 << 5;
+    /// Temporary problem: try again later.
+    pub const DEFER: u32 = 1 << 6;
+}
+
+/// What cleanup says first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupHello {
+    pub queue_id: String,
+}
+
+/// One envelope item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnvelopeRecord {
+    /// Arrival time, seconds and microseconds.
+    Time(u64, u32),
+    /// Envelope sender, internal form ("" for the null sender).
+    Sender(String),
+    /// Full name (`sendmail -F`).
+    FullName(String),
+    /// A recipient: address, original address, DSN NOTIFY bits, ORCPT.
+    Rcpt { address: String, orig: String, notify: u32, orcpt: String },
+    /// A message attribute (client name, protocol, ...).
+    Attr(String, String),
+    /// DSN RET (1 FULL, 2 HDRS).
+    Ret(u32),
+    /// DSN ENVID.
+    Envid(String),
+}
+
+/// A client's request frames, in order: Begin, Envelope..., Content..., End.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CleanupRequest {
+    Begin { flags: u32 },
+    Envelope(Vec<EnvelopeRecord>),
+    /// Whole lines, each ending in LF.
+    Content(Vec<u8>),
+    End,
+}
+
+/// cleanup's one answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupReply {
+    pub status: u32,
+    /// Why it was not queued, as text for the client's reply.
+    pub reason: String,
+}

@@ -19,6 +19,7 @@
 //! master(8), [`server`], [`log`]
 
 pub mod args;
+pub mod delivery_log;
 pub mod log;
 pub mod master_proto;
 pub mod server;

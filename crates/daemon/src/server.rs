@@ -587,7 +587,9 @@ pub fn trigger_server_main<S: TriggerServer>(program: &str, pre_init: impl FnOnc
             continue;
         }
         for token in tokens {
-            let Some(data) = read_trigger(&rt.listeners[token.0]) else { continue };
+            let Some(data) = read_trigger(&rt.listeners[token.0]) else {
+                continue;
+            };
             if data.is_empty() {
                 continue;
             }
@@ -611,7 +613,9 @@ fn read_trigger(listener: &Listener) -> Option<Vec<u8>> {
             }
         }
         l => {
-            let mut c = l.accept().unwrap_or_else(|e| fatal!("accept connection: {e}"))?;
+            let mut c = l
+                .accept()
+                .unwrap_or_else(|e| fatal!("accept connection: {e}"))?;
             let _ = c.set_timeout(Some(Duration::from_secs(10)));
             let mut data = Vec::new();
             let _ = (&mut c).take(TRIGGER_MAX as u64).read_to_end(&mut data);

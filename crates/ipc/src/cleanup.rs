@@ -87,7 +87,12 @@ pub enum EnvelopeRecord {
     /// Full name (`sendmail -F`).
     FullName(String),
     /// A recipient: address, original address, DSN NOTIFY bits, ORCPT.
-    Rcpt { address: String, orig: String, notify: u32, orcpt: String },
+    Rcpt {
+        address: String,
+        orig: String,
+        notify: u32,
+        orcpt: String,
+    },
     /// A message attribute (client name, protocol, ...).
     Attr(String, String),
     /// DSN RET (1 FULL, 2 HDRS).
@@ -99,7 +104,9 @@ pub enum EnvelopeRecord {
 /// A client's request frames, in order: Begin, Envelope..., Content..., End.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CleanupRequest {
-    Begin { flags: u32 },
+    Begin {
+        flags: u32,
+    },
     Envelope(Vec<EnvelopeRecord>),
     /// Whole lines, each ending in LF.
     Content(Vec<u8>),

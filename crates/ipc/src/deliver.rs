@@ -74,8 +74,10 @@ pub struct DeliveryRequest {
     pub content_len: u64,
     /// Arrival time, seconds and microseconds since the epoch.
     pub arrival: (u64, u32),
-    /// When qmgr took the message into the active queue (for `delays=a/b/c/d`).
+    /// When qmgr took the message into the active queue, and when it
+    /// handed it to the agent (for `delays=a/b/c/d`).
     pub active_since: (u64, u32),
+    pub handed_over: (u64, u32),
     pub dsn_envid: String,
     pub dsn_ret: u32,
     /// Message attributes from the queue file (client, protocol, ...).

@@ -22,10 +22,19 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RewriteRequest {
-    Rewrite { context: String, address: String },
-    Resolve { sender: String, address: String },
+    Rewrite {
+        context: String,
+        address: String,
+    },
+    Resolve {
+        sender: String,
+        address: String,
+    },
     /// Like Resolve, with the `address_verify_*` settings.
-    ResolveVerify { sender: String, address: String },
+    ResolveVerify {
+        sender: String,
+        address: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

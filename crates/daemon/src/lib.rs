@@ -18,6 +18,7 @@
 //! ## SEE ALSO
 //! master(8), [`server`], [`log`]
 
+pub mod agent;
 pub mod args;
 pub mod delivery_log;
 pub mod log;

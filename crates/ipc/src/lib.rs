@@ -26,6 +26,7 @@
 //! ## SEE ALSO
 //! master(8), [`daemon::server`](../daemon/server/index.html)
 
+pub mod bounce;
 pub mod cleanup;
 pub mod deliver;
 pub mod rewrite;

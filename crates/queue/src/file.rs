@@ -440,6 +440,24 @@ impl QueueFile {
         })
     }
 
+    /// Takes a non-blocking lock on the file: exclusive for the queue
+    /// manager, shared for delivery agents. `Ok(None)` when another
+    /// process holds a conflicting lock. The lock is released when the
+    /// returned guard is dropped.
+    pub fn lock(&self, exclusive: bool) -> io::Result<Option<nix::fcntl::Flock<File>>> {
+        use nix::fcntl::{Flock, FlockArg};
+        let arg = if exclusive {
+            FlockArg::LockExclusiveNonblock
+        } else {
+            FlockArg::LockSharedNonblock
+        };
+        match Flock::lock(self.file.try_clone()?, arg) {
+            Ok(l) => Ok(Some(l)),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(e.into()),
+        }
+    }
+
     /// Whether the file has been committed (owner permissions `rwx`).
     pub fn is_complete(&self) -> io::Result<bool> {
         Ok(self.file.metadata()?.mode() & 0o700 == 0o700)
@@ -742,6 +760,11 @@ mod tests {
         let env2 = f.read_envelope().unwrap();
         assert_eq!(env2.recipients[1].state, RcptState::Done);
         assert_eq!(env2.recipients[0].state, RcptState::Todo);
+        let ex = f.lock(true).unwrap().unwrap();
+        let other = QueueFile::open(&l, "incoming", &id).unwrap();
+        assert!(other.lock(false).unwrap().is_none());
+        drop(ex);
+        assert!(other.lock(false).unwrap().is_some());
         l.move_file(&id, "incoming", "deferred").unwrap();
         assert!(l.path_of("deferred", &id).exists());
         assert!(l.path_of("deferred", &id).parent().unwrap() != l.queue_dir.join("deferred"));

@@ -18,6 +18,7 @@
 pub mod dirs;
 pub mod file;
 pub mod id;
+pub mod logfile;
 pub mod record;
 
 pub use file::{

@@ -194,21 +194,22 @@ pub fn resolve(s: &Settings, _sender: &str, address: &str, verify: bool) -> Reso
         address.to_string()
     };
     // Source route: keep the last part.
-    if addr.starts_with('@') {
-        if let Some((_, rest)) = addr.split_once(':') {
-            addr = rest.to_string();
-            flags |= class::ROUTED;
-        }
+    if addr.starts_with('@')
+        && let Some((_, rest)) = addr.split_once(':')
+    {
+        addr = rest.to_string();
+        flags |= class::ROUTED;
     }
     loop {
         let (local, domain) = split(&addr);
         let Some(domain) = domain else { break };
-        if s.allow_percent_hack && is_local(s, domain) {
-            if let Some(i) = local.rfind('%') {
-                addr = format!("{}@{}", &local[..i], &local[i + 1..]);
-                flags |= class::ROUTED;
-                continue;
-            }
+        if s.allow_percent_hack
+            && is_local(s, domain)
+            && let Some(i) = local.rfind('%')
+        {
+            addr = format!("{}@{}", &local[..i], &local[i + 1..]);
+            flags |= class::ROUTED;
+            continue;
         }
         break;
     }

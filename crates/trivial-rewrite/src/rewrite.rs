@@ -54,12 +54,14 @@ pub fn rewrite(s: &RewriteSettings, context: &str, addr: &str) -> String {
     }
     let mut addr = addr.to_string();
     let (local, domain) = split(&addr);
-    if domain.is_none() && s.swap_bangpath {
-        if let Some((host, user)) = local.split_once('!') {
-            if !host.is_empty() && !user.is_empty() && !host.contains('"') {
-                addr = format!("{user}@{host}");
-            }
-        }
+    if domain.is_none()
+        && s.swap_bangpath
+        && let Some((host, user)) = local.split_once('!')
+        && !host.is_empty()
+        && !user.is_empty()
+        && !host.contains('"')
+    {
+        addr = format!("{user}@{host}");
     }
     let (local, domain) = split(&addr);
     let local = local.to_string();

@@ -1,0 +1,894 @@
+//! # NAME
+//! qmgr — the queue manager's state and event handlers
+//!
+//! ## SYNOPSIS
+//! ```ignore
+//! daemon::server::event_server_main("qmgr", Qmgr::pre_init)
+//! ```
+//!
+//! ## DESCRIPTION
+//! See qmgr(8) in `main.rs` for what it does; this module holds the
+//! active messages, the scheduler and the deliveries in flight, and
+//! implements the [`EventServer`] hooks: triggers, replies from agents,
+//! and the timer for deferred queue runs and retries.
+//!
+//! ## SEE ALSO
+//! [`crate::sched`], [`crate::agent`], [`crate::message`]
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use config::params;
+use daemon::delivery_log::{self, Line, Times, at};
+use daemon::server::{Ctx, EventServer, FIRST_APP_TOKEN};
+use daemon::{info, warn};
+use ipc::bounce::{BounceReply, BounceRequest};
+use ipc::deliver::{DeliveryRecipient, DeliveryReply, DeliveryRequest, HopStatus, Outcome};
+use ipc::rewrite::class;
+use mio::{Interest, Registry, Token};
+use queue::logfile::{self, LogEntry};
+use queue::{Layout, QueueId, RcptState};
+
+use crate::agent::{Conn, Poll};
+use crate::message::{Load, Message, now_pair};
+use crate::resolve::Resolver;
+use crate::sched::{Entry, Limits, Sched, Verdict};
+
+/// What a connection in flight is for.
+enum Job {
+    Deliver {
+        transport: String,
+        nexthop: String,
+        entry: Entry,
+    },
+    Bounce {
+        msg: u64,
+    },
+}
+
+struct InFlight {
+    conn: Conn,
+    job: Job,
+}
+
+struct Settings {
+    active_limit: usize,
+    rcpt_limit: usize,
+    queue_run_delay: Duration,
+    min_backoff: Duration,
+    max_backoff: Duration,
+    max_lifetime: Duration,
+    bounce_lifetime: Duration,
+    ipc_timeout: Duration,
+    defer_transports: Vec<String>,
+    bounce_service: String,
+}
+
+pub struct Qmgr {
+    layout: Layout,
+    settings: Settings,
+    resolver: Resolver,
+    sched: Sched,
+    messages: HashMap<u64, Message>,
+    rcpts_in_memory: usize,
+    next_msg: u64,
+    inflight: HashMap<Token, InFlight>,
+    next_token: usize,
+    /// Files found by the last scans, waiting for room in the active queue.
+    waiting: VecDeque<(&'static str, QueueId)>,
+    next_deferred_scan: Instant,
+    scan_incoming: bool,
+    scan_deferred: bool,
+    /// Ignore retry times on the next deferred scan (`postqueue -f`).
+    flush_all: bool,
+    /// Files that could not be loaded now; retried at the next scan.
+    skipped: Vec<QueueId>,
+    /// Connections opened outside an event handler, to register.
+    pending_registration: Vec<(Token, InFlight)>,
+}
+
+fn secs(cfg: &config::Config, p: &params::TimeParam) -> Duration {
+    cfg.time(p).unwrap_or_else(|e| daemon::fatal!("{e}"))
+}
+
+impl Qmgr {
+    pub fn pre_init(ctx: &Ctx) -> Qmgr {
+        let cfg = &ctx.cfg;
+        let layout = Layout::from_config(cfg).unwrap_or_else(|e| daemon::fatal!("{e}"));
+        let int = |p: &params::IntParam| {
+            cfg.int(p).unwrap_or_else(|e| daemon::fatal!("{e}")).max(1) as usize
+        };
+        let settings = Settings {
+            active_limit: int(&params::QMGR_MESSAGE_ACTIVE_LIMIT),
+            rcpt_limit: int(&params::QMGR_MESSAGE_RECIPIENT_LIMIT),
+            queue_run_delay: secs(cfg, &params::QUEUE_RUN_DELAY),
+            min_backoff: secs(cfg, &params::MINIMAL_BACKOFF_TIME),
+            max_backoff: secs(cfg, &params::MAXIMAL_BACKOFF_TIME),
+            max_lifetime: secs(cfg, &params::MAXIMAL_QUEUE_LIFETIME),
+            bounce_lifetime: secs(cfg, &params::BOUNCE_QUEUE_LIFETIME),
+            ipc_timeout: secs(cfg, &params::IPC_TIMEOUT).min(Duration::from_secs(60)),
+            defer_transports: cfg
+                .list(&params::DEFER_TRANSPORTS)
+                .unwrap_or_else(|e| daemon::fatal!("{e}")),
+            bounce_service: ctx.str(&params::BOUNCE_SERVICE_NAME),
+        };
+        let resolver = Resolver::new(
+            layout.queue_dir.clone(),
+            ctx.str(&params::REWRITE_SERVICE_NAME),
+            settings.ipc_timeout,
+        );
+        let retry =
+            secs(cfg, &params::TRANSPORT_RETRY_TIME).max(secs(cfg, &params::MINIMAL_BACKOFF_TIME));
+        Qmgr {
+            layout,
+            settings,
+            resolver,
+            sched: Sched::new(retry),
+            messages: HashMap::new(),
+            rcpts_in_memory: 0,
+            next_msg: 1,
+            inflight: HashMap::new(),
+            next_token: FIRST_APP_TOKEN,
+            waiting: VecDeque::new(),
+            next_deferred_scan: Instant::now(),
+            scan_incoming: true,
+            scan_deferred: true,
+            flush_all: false,
+            skipped: Vec::new(),
+            pending_registration: Vec::new(),
+        }
+    }
+
+    /// Limits of a transport from main.cf and master.cf.
+    fn limits(&self, ctx: &Ctx, transport: &str) -> Limits {
+        let cfg = &ctx.cfg;
+        let int = |name: &str, fallback: &params::IntParam| -> i64 {
+            match cfg.main_cf().get(name) {
+                Some(_) => cfg
+                    .int_named(name)
+                    .unwrap_or_else(|_| cfg.int(fallback).unwrap_or(1)),
+                None => cfg.int(fallback).unwrap_or(1),
+            }
+        };
+        let dest_concurrency = int(
+            &format!("{transport}_destination_concurrency_limit"),
+            &params::DEFAULT_DESTINATION_CONCURRENCY_LIMIT,
+        );
+        let dest_concurrency = if transport == "local"
+            && cfg
+                .main_cf()
+                .get("local_destination_concurrency_limit")
+                .is_none()
+        {
+            cfg.int(&params::LOCAL_DESTINATION_CONCURRENCY_LIMIT)
+                .unwrap_or(2)
+        } else {
+            dest_concurrency
+        };
+        let recipients = int(
+            &format!("{transport}_destination_recipient_limit"),
+            &params::DEFAULT_DESTINATION_RECIPIENT_LIMIT,
+        );
+        let recipients = if transport == "local"
+            && cfg
+                .main_cf()
+                .get("local_destination_recipient_limit")
+                .is_none()
+        {
+            cfg.int(&params::LOCAL_DESTINATION_RECIPIENT_LIMIT)
+                .unwrap_or(1)
+        } else {
+            recipients
+        };
+        let initial = int(
+            &format!("{transport}_initial_destination_concurrency"),
+            &params::INITIAL_DESTINATION_CONCURRENCY,
+        );
+        Limits {
+            dest_concurrency: dest_concurrency.max(1) as u32,
+            initial_concurrency: initial.max(1) as u32,
+            recipients: recipients.max(1) as usize,
+            processes: process_limit(ctx, transport),
+        }
+    }
+
+    /// Moves leftovers of an earlier run from active back to incoming.
+    fn recover_active(&mut self) {
+        match crate::scan::list(&self.layout, "active") {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = self.layout.move_file(&id, "active", "incoming") {
+                        warn!("{}: move from active to incoming: {}", id, e);
+                    }
+                }
+            }
+            Err(e) => warn!("scan active queue: {e}"),
+        }
+    }
+
+    fn scan(&mut self) {
+        if self.scan_incoming {
+            self.scan_incoming = false;
+            match crate::scan::list(&self.layout, "incoming") {
+                Ok(ids) => self.queue_for_loading("incoming", ids),
+                Err(e) => warn!("scan incoming queue: {e}"),
+            }
+        }
+        if self.scan_deferred || Instant::now() >= self.next_deferred_scan {
+            self.scan_deferred = false;
+            self.next_deferred_scan = Instant::now() + self.settings.queue_run_delay;
+            match crate::scan::list(&self.layout, "deferred") {
+                Ok(ids) => {
+                    let now = SystemTime::now();
+                    let all = std::mem::take(&mut self.flush_all);
+                    let due: Vec<QueueId> = ids
+                        .into_iter()
+                        .filter(|id| {
+                            all || std::fs::metadata(self.layout.path_of("deferred", id))
+                                .and_then(|m| m.modified())
+                                .is_ok_and(|t| t <= now)
+                        })
+                        .collect();
+                    self.queue_for_loading("deferred", due);
+                }
+                Err(e) => warn!("scan deferred queue: {e}"),
+            }
+        }
+    }
+
+    fn queue_for_loading(&mut self, queue: &'static str, ids: Vec<QueueId>) {
+        for id in ids {
+            if !self.waiting.iter().any(|(_, w)| *w == id)
+                && !self.messages.values().any(|m| m.id == id)
+            {
+                self.waiting.push_back((queue, id));
+            }
+        }
+    }
+
+    /// Loads waiting files while the active queue has room.
+    fn fill_active(&mut self, ctx: &Ctx) {
+        while self.messages.len() < self.settings.active_limit
+            && self.rcpts_in_memory < self.settings.rcpt_limit
+        {
+            let Some((queue, id)) = self.waiting.pop_front() else {
+                break;
+            };
+            let path = self.layout.path_of(queue, &id);
+            // Incoming files must be complete before they move.
+            if queue == "incoming" {
+                match std::fs::metadata(&path) {
+                    Ok(m)
+                        if std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o700
+                            == 0o700 => {}
+                    _ => continue,
+                }
+            }
+            if let Err(e) = self.layout.move_file(&id, queue, "active") {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    warn!("{}: move to active: {}", id, e);
+                }
+                continue;
+            }
+            match Message::load(&self.layout, &id) {
+                Load::Loaded(m) => self.activate(ctx, *m),
+                Load::Skip(why) => {
+                    info!("{}: {}", id, why);
+                    let _ = self.layout.move_file(&id, "active", queue);
+                    self.skipped.push(id);
+                }
+                Load::Corrupt(why) => {
+                    warn!("{}: corrupt queue file: {} -- moved to corrupt", id, why);
+                    if let Err(e) = self.layout.move_file(&id, "active", "corrupt") {
+                        warn!("{}: move to corrupt: {}", id, e);
+                    }
+                }
+                Load::Gone => {}
+            }
+        }
+    }
+
+    /// Puts a loaded message's recipients on the transport queues.
+    fn activate(&mut self, ctx: &Ctx, mut m: Message) {
+        let key = self.next_msg;
+        self.next_msg += 1;
+        let todo: Vec<usize> = (0..m.env.recipients.len())
+            .filter(|&i| m.env.recipients[i].state == RcptState::Todo)
+            .collect();
+        info!(
+            "{}: from=<{}>, size={}, nrcpt={} (queue active)",
+            m.id,
+            daemon::Untrusted(&m.env.sender),
+            m.env.content_len,
+            todo.len()
+        );
+        self.rcpts_in_memory += todo.len();
+        // Group by (transport, nexthop) in recipient order.
+        let mut groups: Vec<((String, String), Vec<(usize, String)>)> = Vec::new();
+        let mut now_deferred: Vec<(usize, &'static str, String)> = Vec::new();
+        let sender = m.env.sender.clone();
+        for i in todo {
+            let addr = m.env.recipients[i].address.clone();
+            match self.resolver.resolve(&sender, &addr) {
+                Err(e) => {
+                    warn!("{}: address resolver failure: {}", m.id, e);
+                    now_deferred.push((i, "4.3.0", "address resolver failure".into()));
+                }
+                Ok(r) if r.flags & class::FAIL != 0 => {
+                    now_deferred.push((i, "4.3.0", "address resolver failure".into()));
+                }
+                Ok(r) if self.settings.defer_transports.contains(&r.transport) => {
+                    now_deferred.push((i, "4.3.2", "deferred transport".into()));
+                }
+                Ok(r) => {
+                    let k = (r.transport, r.nexthop);
+                    match groups.iter_mut().find(|(g, _)| *g == k) {
+                        Some((_, v)) => v.push((i, r.recipient)),
+                        None => groups.push((k, vec![(i, r.recipient)])),
+                    }
+                }
+            }
+        }
+        for ((transport, nexthop), rcpts) in groups {
+            if !self.sched.has_transport(&transport) {
+                let l = self.limits(ctx, &transport);
+                self.sched.add_transport(&transport, l);
+            }
+            if let Some(reason) = self.sched.dead(&transport, &nexthop) {
+                for (i, _) in rcpts {
+                    now_deferred.push((
+                        i,
+                        "4.4.1",
+                        format!("delivery temporarily suspended: {reason}"),
+                    ));
+                }
+                continue;
+            }
+            let limit = self.sched.limits(&transport).map_or(50, |l| l.recipients);
+            for chunk in rcpts.chunks(limit) {
+                self.sched.add(
+                    &transport,
+                    &nexthop,
+                    Entry {
+                        msg: key,
+                        rcpts: chunk.to_vec(),
+                    },
+                );
+                m.pending += 1;
+            }
+        }
+        self.messages.insert(key, m);
+        if !now_deferred.is_empty() {
+            let items: Vec<(usize, String, String, String)> = now_deferred
+                .into_iter()
+                .map(|(i, dsn, reason)| (i, dsn.to_string(), "none".to_string(), reason))
+                .collect();
+            self.record_outcomes(key, &items, Outcome::Deferred);
+        }
+        self.maybe_finish(key);
+    }
+
+    /// Logs and records deferred or bounced recipients decided by qmgr or
+    /// reported by an agent: (index, dsn, relay, reason).
+    fn record_outcomes(
+        &mut self,
+        key: u64,
+        items: &[(usize, String, String, String)],
+        outcome: Outcome,
+    ) {
+        if items.is_empty() {
+            return;
+        }
+        let Some(m) = self.messages.get_mut(&key) else {
+            return;
+        };
+        let now = SystemTime::now();
+        let secs_now = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let mut entries = Vec::with_capacity(items.len());
+        for (i, dsn, relay, reason) in items {
+            let r = &m.env.recipients[*i];
+            let (status, action) = match outcome {
+                Outcome::Deferred => ("deferred", "delayed"),
+                Outcome::Bounced => ("bounced", "failed"),
+                Outcome::Sent => ("sent", "delivered"),
+            };
+            if relay == "none" {
+                delivery_log::log(&Line {
+                    queue_id: m.id.as_str(),
+                    to: &r.address,
+                    orig_to: &r.orig,
+                    relay,
+                    times: Times {
+                        arrival: at(m.env.arrival),
+                        active: at(m.active_since),
+                        handed_over: now,
+                        connected: now,
+                        done: now,
+                    },
+                    dsn,
+                    status,
+                    reason,
+                });
+            }
+            entries.push(LogEntry {
+                recipient: r.address.clone(),
+                orig: r.orig.clone(),
+                offset: r.offset,
+                notify: r.notify,
+                orcpt: r.orcpt.clone(),
+                dsn: dsn.clone(),
+                action: action.into(),
+                relay: relay.clone(),
+                reason: reason.clone(),
+                time: secs_now,
+            });
+        }
+        match outcome {
+            Outcome::Deferred => {
+                m.deferred = true;
+                if let Err(e) = logfile::append(&self.layout, "defer", &m.id, &entries) {
+                    warn!("{}: update defer log: {}", m.id, e);
+                }
+            }
+            Outcome::Bounced => match logfile::append(&self.layout, "bounce", &m.id, &entries) {
+                Ok(()) => {
+                    m.bounced = true;
+                    for (i, ..) in items {
+                        if let Err(e) = m.file.mark_done(m.env.recipients[*i].offset) {
+                            warn!("{}: mark recipient done: {}", m.id, e);
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Not recorded: keep the recipient, try again later.
+                    warn!("{}: update bounce log: {} -- deferring", m.id, e);
+                    m.deferred = true;
+                }
+            },
+            Outcome::Sent => {}
+        }
+    }
+
+    /// Starts as many deliveries as the scheduler allows.
+    fn dispatch(&mut self, registry: &Registry) {
+        while let Some((transport, nexthop, entry)) = self.sched.next() {
+            let Some(m) = self.messages.get(&entry.msg) else {
+                self.sched.done(&transport, &nexthop, true, "");
+                continue;
+            };
+            let req = DeliveryRequest {
+                queue: "active".into(),
+                queue_id: m.id.to_string(),
+                transport: transport.clone(),
+                nexthop: nexthop.clone(),
+                sender: m.env.sender.clone(),
+                flags: 0,
+                content_offset: m.env.content_offset,
+                content_len: m.env.content_len,
+                arrival: m.env.arrival,
+                active_since: m.active_since,
+                handed_over: now_pair(),
+                dsn_envid: m.env.dsn_envid.clone(),
+                dsn_ret: m.env.dsn_ret,
+                attrs: m.env.attrs.clone(),
+                recipients: entry
+                    .rcpts
+                    .iter()
+                    .map(|(i, addr)| {
+                        let r = &m.env.recipients[*i];
+                        DeliveryRecipient {
+                            address: addr.clone(),
+                            orig: if r.orig.is_empty() {
+                                r.address.clone()
+                            } else {
+                                r.orig.clone()
+                            },
+                            offset: r.offset,
+                            notify: r.notify,
+                            orcpt: r.orcpt.clone(),
+                        }
+                    })
+                    .collect(),
+            };
+            match Conn::start(
+                &self.layout.queue_dir,
+                &transport,
+                &req,
+                self.settings.ipc_timeout,
+            ) {
+                Ok(mut conn) => {
+                    let token = Token(self.next_token);
+                    self.next_token += 1;
+                    if let Err(e) = registry.register(&mut conn.stream, token, Interest::READABLE) {
+                        warn!("watch delivery connection: {e}");
+                    }
+                    self.inflight.insert(
+                        token,
+                        InFlight {
+                            conn,
+                            job: Job::Deliver {
+                                transport,
+                                nexthop,
+                                entry,
+                            },
+                        },
+                    );
+                }
+                Err(e) => {
+                    warn!("connect to transport private/{}: {}", transport, e);
+                    let reason = format!("mail transport unavailable: {transport}");
+                    self.finish_entry(&transport, &nexthop, entry, None, &reason);
+                }
+            }
+        }
+    }
+
+    /// An entry came back (or failed to go out): `reply` is None when the
+    /// agent could not be reached or broke the protocol.
+    fn finish_entry(
+        &mut self,
+        transport: &str,
+        nexthop: &str,
+        entry: Entry,
+        reply: Option<DeliveryReply>,
+        failure: &str,
+    ) {
+        let key = entry.msg;
+        let (alive, statuses) = match &reply {
+            Some(r) if r.recipients.len() == entry.rcpts.len() => {
+                (r.hop == HopStatus::Alive, Some(&r.recipients))
+            }
+            Some(_) => {
+                warn!(
+                    "transport {}: wrong number of recipient results -- deferring",
+                    transport
+                );
+                (false, None)
+            }
+            None => (false, None),
+        };
+        let reason_for_dead = statuses
+            .and_then(|s| {
+                s.iter()
+                    .find(|r| r.outcome == Outcome::Deferred)
+                    .map(|r| r.reason.clone())
+            })
+            .unwrap_or_else(|| failure.to_string());
+        let mut deferred = Vec::new();
+        let mut bounced = Vec::new();
+        match statuses {
+            Some(st) => {
+                for ((i, _), s) in entry.rcpts.iter().zip(st) {
+                    match s.outcome {
+                        Outcome::Sent => {}
+                        Outcome::Deferred => {
+                            deferred.push((*i, s.dsn.clone(), s.relay.clone(), s.reason.clone()))
+                        }
+                        Outcome::Bounced => {
+                            bounced.push((*i, s.dsn.clone(), s.relay.clone(), s.reason.clone()))
+                        }
+                    }
+                }
+            }
+            None => {
+                for (i, _) in &entry.rcpts {
+                    deferred.push((
+                        *i,
+                        "4.3.0".to_string(),
+                        "none".to_string(),
+                        failure.to_string(),
+                    ));
+                }
+            }
+        }
+        self.record_outcomes(key, &deferred, Outcome::Deferred);
+        self.record_outcomes(key, &bounced, Outcome::Bounced);
+        if let Some(m) = self.messages.get_mut(&key) {
+            m.pending = m.pending.saturating_sub(1);
+        }
+        if let Verdict::Dead(rest) = self.sched.done(transport, nexthop, alive, &reason_for_dead) {
+            let why = format!("delivery temporarily suspended: {reason_for_dead}");
+            for e in rest {
+                let items: Vec<(usize, String, String, String)> = e
+                    .rcpts
+                    .iter()
+                    .map(|(i, _)| (*i, "4.4.1".to_string(), "none".to_string(), why.clone()))
+                    .collect();
+                self.record_outcomes(e.msg, &items, Outcome::Deferred);
+                if let Some(m) = self.messages.get_mut(&e.msg) {
+                    m.pending = m.pending.saturating_sub(1);
+                }
+                self.maybe_finish(e.msg);
+            }
+        }
+        self.maybe_finish(key);
+    }
+
+    fn expired(&self, m: &Message) -> bool {
+        let life = if m.env.sender.is_empty() {
+            self.settings.bounce_lifetime
+        } else {
+            self.settings.max_lifetime
+        };
+        let age = SystemTime::now()
+            .duration_since(at(m.env.arrival))
+            .unwrap_or_default();
+        age >= life
+    }
+
+    /// Ends a message whose entries are all back.
+    fn maybe_finish(&mut self, key: u64) {
+        let Some(m) = self.messages.get(&key) else {
+            return;
+        };
+        if m.pending > 0 {
+            return;
+        }
+        let expired = m.deferred && self.expired(m);
+        if m.bounced || expired {
+            if expired {
+                info!(
+                    "{}: from=<{}>, status=expired, returned to sender",
+                    m.id,
+                    daemon::Untrusted(&m.env.sender)
+                );
+            }
+            self.request_bounce(key, expired);
+            return;
+        }
+        if m.deferred {
+            self.defer_message(key);
+        } else {
+            self.remove_message(key);
+        }
+    }
+
+    fn request_bounce(&mut self, key: u64, expired: bool) {
+        let Some(m) = self.messages.get_mut(&key) else {
+            return;
+        };
+        // A request is out: do not finish twice.
+        m.pending = 1;
+        let req = BounceRequest::Flush {
+            queue: "active".into(),
+            queue_id: m.id.to_string(),
+            expired,
+        };
+        match Conn::start(
+            &self.layout.queue_dir,
+            &self.settings.bounce_service,
+            &req,
+            self.settings.ipc_timeout,
+        ) {
+            Ok(conn) => {
+                let token = Token(self.next_token);
+                self.next_token += 1;
+                self.pending_registration.push((
+                    token,
+                    InFlight {
+                        conn,
+                        job: Job::Bounce { msg: key },
+                    },
+                ));
+            }
+            Err(e) => {
+                warn!("{}: bounce service unavailable: {} -- deferring", m.id, e);
+                m.pending = 0;
+                self.defer_message(key);
+            }
+        }
+    }
+
+    fn bounce_done(&mut self, key: u64, reply: Option<BounceReply>) {
+        let Some(m) = self.messages.get_mut(&key) else {
+            return;
+        };
+        m.pending = 0;
+        match reply {
+            Some(r) if r.ok => {
+                let deferred_left = m.deferred && !self.expired_key(key);
+                if deferred_left {
+                    self.defer_message(key);
+                } else {
+                    self.remove_message(key);
+                }
+            }
+            Some(r) => {
+                warn!("{}: bounce service: {} -- deferring", m.id, r.reason);
+                self.defer_message(key);
+            }
+            None => {
+                warn!("{}: bounce service failed -- deferring", m.id);
+                self.defer_message(key);
+            }
+        }
+    }
+
+    fn expired_key(&self, key: u64) -> bool {
+        self.messages.get(&key).is_some_and(|m| self.expired(m))
+    }
+
+    fn forget(&mut self, key: u64) -> Option<Message> {
+        let m = self.messages.remove(&key)?;
+        let todo = m
+            .env
+            .recipients
+            .iter()
+            .filter(|r| r.state == RcptState::Todo)
+            .count();
+        self.rcpts_in_memory = self.rcpts_in_memory.saturating_sub(todo);
+        Some(m)
+    }
+
+    fn remove_message(&mut self, key: u64) {
+        let Some(m) = self.forget(key) else { return };
+        logfile::remove(&self.layout, "defer", &m.id);
+        match std::fs::remove_file(&m.file.path) {
+            Ok(()) => info!("{}: removed", m.id),
+            Err(e) => warn!("{}: remove {}: {}", m.id, m.file.path.display(), e),
+        }
+    }
+
+    fn defer_message(&mut self, key: u64) {
+        let Some(m) = self.forget(key) else { return };
+        let age = SystemTime::now()
+            .duration_since(at(m.env.arrival))
+            .unwrap_or_default();
+        let delay = age.clamp(self.settings.min_backoff, self.settings.max_backoff);
+        if let Err(e) = m.file.file.set_modified(SystemTime::now() + delay) {
+            warn!("{}: set retry time: {}", m.id, e);
+        }
+        if let Err(e) = self.layout.move_file(&m.id, "active", "deferred") {
+            warn!("{}: move to deferred: {}", m.id, e);
+        }
+    }
+}
+
+impl Qmgr {
+    fn flush_registrations(&mut self, registry: &Registry) {
+        for (token, mut f) in std::mem::take(&mut self.pending_registration) {
+            if let Err(e) = registry.register(&mut f.conn.stream, token, Interest::READABLE) {
+                warn!("watch connection: {e}");
+            }
+            self.inflight.insert(token, f);
+        }
+    }
+}
+
+/// The process limit of a transport's master.cf entry (0: none).
+fn process_limit(ctx: &Ctx, transport: &str) -> u32 {
+    let default = ctx
+        .cfg
+        .int(&params::DEFAULT_PROCESS_LIMIT)
+        .unwrap_or(100)
+        .max(0) as u32;
+    let path = ctx.cfg.config_dir().join("master.cf");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return default;
+    };
+    let Ok(services) = config::master_cf::parse(&text, &path) else {
+        return default;
+    };
+    services
+        .iter()
+        .find(|s| s.name == transport && s.kind == config::ServiceType::Unix)
+        .map_or(default, |s| s.maxproc.unwrap_or(default))
+}
+
+impl EventServer for Qmgr {
+    fn post_init(&mut self, ctx: &Ctx, registry: &Registry) {
+        self.recover_active();
+        self.scan();
+        self.fill_active(ctx);
+        self.flush_registrations(registry);
+        self.dispatch(registry);
+        self.flush_registrations(registry);
+    }
+
+    fn trigger(&mut self, ctx: &Ctx, data: &[u8], registry: &Registry) {
+        for &b in data {
+            match b {
+                b'I' | b'W' => self.scan_incoming = true,
+                b'D' => self.scan_deferred = true,
+                b'A' => {
+                    self.scan_deferred = true;
+                    self.flush_all = true;
+                }
+                b'F' => self.sched.revive_all(),
+                _ => {}
+            }
+        }
+        if !self.skipped.is_empty() {
+            self.skipped.clear();
+            self.scan_incoming = true;
+        }
+        self.scan();
+        self.fill_active(ctx);
+        self.dispatch(registry);
+        self.flush_registrations(registry);
+    }
+
+    fn event(&mut self, ctx: &Ctx, event: &mio::event::Event, registry: &Registry) {
+        let token = event.token();
+        let Some(f) = self.inflight.get_mut(&token) else {
+            return;
+        };
+        let done = match &f.job {
+            Job::Deliver { .. } => match f.conn.poll_reply::<DeliveryReply>() {
+                Poll::Pending => return,
+                Poll::Ready(r) => Ok(Some(r)),
+                Poll::Failed(e) => Err(e),
+            }
+            .map(|r| (r, None)),
+            Job::Bounce { .. } => match f.conn.poll_reply::<BounceReply>() {
+                Poll::Pending => return,
+                Poll::Ready(r) => Ok((None, Some(r))),
+                Poll::Failed(e) => Err(e),
+            },
+        };
+        let mut f = self
+            .inflight
+            .remove(&token)
+            .expect("invariant: present above");
+        let _ = registry.deregister(&mut f.conn.stream);
+        match (f.job, done) {
+            (
+                Job::Deliver {
+                    transport,
+                    nexthop,
+                    entry,
+                },
+                Ok((reply, _)),
+            ) => self.finish_entry(
+                &transport,
+                &nexthop,
+                entry,
+                reply,
+                "unknown mail transport error",
+            ),
+            (
+                Job::Deliver {
+                    transport,
+                    nexthop,
+                    entry,
+                },
+                Err(e),
+            ) => {
+                warn!("transport {}: {}", transport, e);
+                self.finish_entry(
+                    &transport,
+                    &nexthop,
+                    entry,
+                    None,
+                    "unknown mail transport error",
+                )
+            }
+            (Job::Bounce { msg }, Ok((_, reply))) => self.bounce_done(msg, reply),
+            (Job::Bounce { msg }, Err(e)) => {
+                warn!("bounce service: {e}");
+                self.bounce_done(msg, None)
+            }
+        }
+        self.fill_active(ctx);
+        self.dispatch(registry);
+        self.flush_registrations(registry);
+    }
+
+    fn next_timer(&self) -> Option<Duration> {
+        Some(
+            self.next_deferred_scan
+                .saturating_duration_since(Instant::now()),
+        )
+    }
+
+    fn timer(&mut self, ctx: &Ctx, registry: &Registry) {
+        self.scan_incoming = true;
+        self.scan();
+        self.fill_active(ctx);
+        self.dispatch(registry);
+        self.flush_registrations(registry);
+    }
+}

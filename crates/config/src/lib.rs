@@ -44,6 +44,14 @@ use params::{BoolParam, IntParam, Kind, LongParam, StrParam, TimeParam};
 /// Where Postfix keeps its configuration when nothing else is said.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/postfix";
 
+/// The lookup table types (`type:name`) that this mail system supports,
+/// as `postconf -m` lists them.
+///
+/// This list is a stand-in: the maps crate will own it and derive it from
+/// the table types it implements; until then, keep it to the types that
+/// exist.
+pub const TABLE_TYPES: &[&str] = &["environ", "fail", "inline", "static", "texthash"];
+
 /// The configuration directory: `MAIL_CONFIG` from the environment, else
 /// [`DEFAULT_CONFIG_DIR`].
 pub fn config_dir_from_env() -> PathBuf {

@@ -68,18 +68,33 @@ const SCHEDULED_AGENTS: &[&str] = &["smtp", "lmtp", "local", "virtual", "error",
 /// The parameters master.cf adds, as (name, default), not sorted; built-in
 /// names and repeats are left out.
 pub fn derived(services: &[Service]) -> Vec<(String, &'static str)> {
+    let pairs: Vec<(&str, &str)> = services
+        .iter()
+        .map(|s| (s.name.as_str(), s.command.as_str()))
+        .collect();
+    derived_from(&pairs)
+        .into_iter()
+        .filter(|(n, _)| params::lookup(n).is_none())
+        .collect()
+}
+
+/// Every per-transport name that `(service name, command)` pairs imply,
+/// built-in ones included (`local_destination_recipient_limit`), with the
+/// derived defaults; repeats are left out. For tools that read master.cf
+/// their own way: postconf(1) counts these names as service-defined.
+pub fn derived_from(services: &[(&str, &str)]) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
-    for s in services {
+    for &(service, command) in services {
         let mut suffixes: Vec<(&str, &'static str)> = Vec::new();
-        if SCHEDULED_AGENTS.contains(&s.command.as_str()) {
+        if SCHEDULED_AGENTS.contains(&command) {
             suffixes.extend_from_slice(SCHEDULER_SUFFIXES);
         }
-        if s.command == "pipe" || s.command == "spawn" {
+        if command == "pipe" || command == "spawn" {
             suffixes.push(TIME_LIMIT);
         }
         for (suffix, default) in suffixes {
-            let name = format!("{}_{}", s.name, suffix);
-            if params::lookup(&name).is_none() && !out.iter().any(|(n, _)| *n == name) {
+            let name = format!("{service}_{suffix}");
+            if !out.iter().any(|(n, _)| *n == name) {
                 out.push((name, default));
             }
         }
@@ -141,5 +156,19 @@ mod tests {
             params::Kind::Int
         );
         assert_eq!(kind("bsmtp_time_limit"), params::Kind::Time('s'));
+    }
+
+    #[test]
+    fn derived_from_pairs() {
+        let d = derived_from(&[("relay", "smtp"), ("relay", "smtp"), ("x", "spawn")]);
+        assert_eq!(d.len(), 17);
+        assert!(d.contains(&("x_time_limit".to_string(), "$command_time_limit")));
+        let d = derived_from(&[("local", "local")]);
+        assert_eq!(d.len(), 16);
+        assert!(
+            d.iter()
+                .any(|(n, _)| n == "local_destination_recipient_limit")
+        );
+        assert!(derived_from(&[("discard", "discard")]).is_empty());
     }
 }

@@ -26,5 +26,6 @@ pub mod fd;
 pub mod fs;
 pub mod privs;
 pub mod process;
+pub mod regex;
 pub mod signals;
 pub mod time;

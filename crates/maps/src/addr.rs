@@ -1,0 +1,249 @@
+//! # NAME
+//! addr — address lookups in the order Postfix uses (`mail_addr_find`)
+//!
+//! ## SYNOPSIS
+//! ```ignore
+//! let opts = AddrFindOptions::from_config(&cfg, "virtual")?;
+//! let hit = addr::find_address(&mut virtual_alias_maps, "User+Ext@Example.com", &opts)?;
+//! ```
+//!
+//! ## DESCRIPTION
+//! For `user+ext@domain` the tables are asked, stopping at the first
+//! answer:
+//!
+//! 1. `user+ext@domain` (every table, pattern tables included);
+//! 2. `user@domain` (when there is an extension);
+//! 3. `user+ext` and then `user`, only when [`AddrFindOptions::localpart`]
+//!    says so (the caller decides; Postfix does it for local domains);
+//! 4. `@domain`, when [`AddrFindOptions::at_domain`] says so.
+//!
+//! Forms 2 to 4 are not shown to pattern tables (regexp, pcre, cidr),
+//! which see the full address only. The extension starts at the first
+//! character of the localpart that is one of `recipient_delimiter`'s
+//! characters (never the first character, never in `postmaster` or
+//! `mailer-daemon`). With [`AddrFindOptions::propagate_extension`], an
+//! answer found without the extension gets it back: each address of the
+//! result has `+ext` appended to its localpart, as
+//! `propagate_unmatched_extensions` asks for canonical and virtual maps.
+//!
+//! An error from any table stops the search and is returned: the caller
+//! defers the mail.
+//!
+//! ## SEE ALSO
+//! virtual(5), canonical(5), access(5), [`crate::domain`]
+
+use crate::{MapError, MapList};
+
+/// How an address is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrFindOptions {
+    /// `recipient_delimiter`: each character may start an extension.
+    pub delimiters: String,
+    /// Also look up the localpart alone (`user+ext`, `user`).
+    pub localpart: bool,
+    /// Also look up `@domain`.
+    pub at_domain: bool,
+    /// Append the unmatched extension to what was found without it.
+    pub propagate_extension: bool,
+}
+
+impl Default for AddrFindOptions {
+    fn default() -> AddrFindOptions {
+        AddrFindOptions {
+            delimiters: String::new(),
+            localpart: false,
+            at_domain: true,
+            propagate_extension: false,
+        }
+    }
+}
+
+impl AddrFindOptions {
+    /// Options from main.cf for a feature named in
+    /// `propagate_unmatched_extensions` (`canonical`, `virtual`, `alias`,
+    /// `forward`, `include`, `generic`).
+    pub fn from_config(cfg: &config::Config, feature: &str) -> Result<AddrFindOptions, MapError> {
+        let err = |e: config::ConfigError| MapError::config("", e.to_string());
+        let delimiters = cfg.str(&config::params::RECIPIENT_DELIMITER).map_err(err)?;
+        let propagate = cfg
+            .list(&config::params::PROPAGATE_UNMATCHED_EXTENSIONS)
+            .map_err(err)?
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(feature));
+        Ok(AddrFindOptions {
+            delimiters,
+            propagate_extension: propagate,
+            ..AddrFindOptions::default()
+        })
+    }
+}
+
+/// Splits a localpart into base and extension (with its delimiter).
+pub fn split_extension<'a>(local: &'a str, delimiters: &str) -> (&'a str, Option<&'a str>) {
+    if delimiters.is_empty()
+        || local.eq_ignore_ascii_case("postmaster")
+        || local.eq_ignore_ascii_case("mailer-daemon")
+    {
+        return (local, None);
+    }
+    match local
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| delimiters.contains(*c))
+    {
+        Some((i, _)) => (&local[..i], Some(&local[i..])),
+        None => (local, None),
+    }
+}
+
+/// Puts an extension back into each address of a comma-separated result.
+fn propagate(result: &str, ext: &str) -> String {
+    result
+        .split(',')
+        .map(|a| {
+            let a = a.trim();
+            match a.rfind('@') {
+                Some(i) => format!("{}{ext}{}", &a[..i], &a[i..]),
+                None if a.is_empty() => String::new(),
+                None => format!("{a}{ext}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Looks up an address (see the module documentation).
+pub fn find_address(
+    maps: &mut MapList,
+    addr: &str,
+    opts: &AddrFindOptions,
+) -> Result<Option<String>, MapError> {
+    let (local, domain) = match addr.rfind('@') {
+        Some(i) => (&addr[..i], Some(&addr[i..])),
+        None => (addr, None),
+    };
+    let (base, ext) = split_extension(local, &opts.delimiters);
+    // 1. The full address.
+    if let Some(v) = maps.find(addr)? {
+        return Ok(Some(v));
+    }
+    let with_ext = |v: String| match (opts.propagate_extension, ext) {
+        (true, Some(e)) => propagate(&v, e),
+        _ => v,
+    };
+    // 2. Without the extension.
+    if ext.is_some()
+        && let Some(d) = domain
+        && let Some(v) = maps.find_fixed(&format!("{base}{d}"))?
+    {
+        return Ok(Some(with_ext(v)));
+    }
+    // 3. The localpart.
+    if opts.localpart {
+        if domain.is_some()
+            && let Some(v) = maps.find_fixed(local)?
+        {
+            return Ok(Some(v));
+        }
+        if ext.is_some()
+            && let Some(v) = maps.find_fixed(base)?
+        {
+            return Ok(Some(with_ext(v)));
+        }
+    }
+    // 4. @domain.
+    if opts.at_domain
+        && let Some(d) = domain
+        && let Some(v) = maps.find_fixed(d)?
+    {
+        return Ok(Some(with_ext(v)));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn maps(spec: &str) -> MapList {
+        let cfg = config::Config::from_text(std::path::Path::new("/tmp"), "").unwrap();
+        MapList::open(spec, &cfg, crate::OpenFlags::default()).unwrap()
+    }
+
+    #[test]
+    fn query_order() {
+        let mut m = maps(
+            "inline:{user@example.com=plain, @example.com=catchall, joe=local, {joe+x = localext}}",
+        );
+        let o = AddrFindOptions {
+            delimiters: "+-".into(),
+            localpart: true,
+            at_domain: true,
+            propagate_extension: true,
+        };
+        assert_eq!(
+            find_address(&mut m, "user+foo@example.com", &o)
+                .unwrap()
+                .as_deref(),
+            Some("plain+foo")
+        );
+        assert_eq!(
+            find_address(&mut m, "User@Example.com", &o)
+                .unwrap()
+                .as_deref(),
+            Some("plain")
+        );
+        assert_eq!(
+            find_address(&mut m, "joe+x@elsewhere", &o)
+                .unwrap()
+                .as_deref(),
+            Some("localext")
+        );
+        assert_eq!(
+            find_address(&mut m, "joe-y@elsewhere", &o)
+                .unwrap()
+                .as_deref(),
+            Some("local-y")
+        );
+        assert_eq!(
+            find_address(&mut m, "other@example.com", &o)
+                .unwrap()
+                .as_deref(),
+            Some("catchall")
+        );
+        let o2 = AddrFindOptions {
+            localpart: false,
+            ..o.clone()
+        };
+        assert_eq!(find_address(&mut m, "joe@elsewhere", &o2).unwrap(), None);
+    }
+
+    #[test]
+    fn patterns_see_full_address_only() {
+        let mut m = maps("regexp:{ {/^user@/ re} } inline:{@example.com=fixed}");
+        let o = AddrFindOptions {
+            delimiters: "+".into(),
+            ..AddrFindOptions::default()
+        };
+        // The regexp would match "user@example.com" but only sees the full key.
+        assert_eq!(
+            find_address(&mut m, "user+x@example.com", &o)
+                .unwrap()
+                .as_deref(),
+            Some("fixed")
+        );
+        let mut f = maps("fail:x");
+        assert!(find_address(&mut f, "a@b", &o).is_err());
+    }
+
+    #[test]
+    fn extensions() {
+        assert_eq!(split_extension("a+b+c", "+"), ("a", Some("+b+c")));
+        assert_eq!(split_extension("+a", "+"), ("+a", None));
+        assert_eq!(
+            split_extension("mailer-daemon", "-"),
+            ("mailer-daemon", None)
+        );
+        assert_eq!(split_extension("a-b", ""), ("a-b", None));
+    }
+}

@@ -1,0 +1,350 @@
+//! # NAME
+//! db — the indexed files behind `hash:`, `btree:`, `lmdb:` and `cdb:`
+//!
+//! ## SYNOPSIS
+//! ```ignore
+//! let mut d = IndexedDict::open(&ctx)?;          // hash:/etc/postfix/virtual
+//! d.lookup("user@example.com")?;
+//! ```
+//!
+//! ## DESCRIPTION
+//! The four indexed types share one file format of our own: an SQLite
+//! database under Postfix's file name (`name.db` for `hash` and `btree`,
+//! `name.lmdb`, `name.cdb`) holding
+//!
+//! * `postfix_map(k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID`;
+//! * `postfix_meta(name TEXT PRIMARY KEY, value TEXT NOT NULL)` with
+//!   `format` = [`FORMAT`], `type`, and `nul` (`with` or `without`: whether
+//!   Postfix would have stored the terminating NUL, which `-N`/`-n`
+//!   lookups distinguish).
+//!
+//! The bytes are not a contract (DESIGN.md): postmap(1) rebuilds them from
+//! the source. A file of another format (a Berkeley DB file left by
+//! Postfix) is refused with a hint to rebuild it.
+//!
+//! Builds ([`crate::build`]) write a new file beside the old one and
+//! rename it into place, so that readers see the old table or the new one,
+//! never half of one; a reader notices the rename ([`Dict::changed`]).
+//! Updates (`postmap -i`, `-d`, proxywrite) change the file in place in
+//! SQLite transactions.
+//!
+//! ## SEE ALSO
+//! postmap(1), [`crate::build`]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags as SqlFlags, OptionalExtension};
+
+use crate::{Dict, FileStamp, MapError, NulMode, OpenCtx, fold_key};
+
+/// The `format` value in `postfix_meta`.
+pub const FORMAT: &str = "mta-map-1";
+
+/// The database file of an indexed table `kind:name`.
+pub fn db_path(kind: &str, name: &str) -> PathBuf {
+    let suffix = match kind {
+        "lmdb" => ".lmdb",
+        "cdb" => ".cdb",
+        _ => ".db",
+    };
+    PathBuf::from(format!("{name}{suffix}"))
+}
+
+/// How Postfix names the table in duplicate-entry and similar messages.
+pub fn display_name(kind: &str, name: &str) -> String {
+    match kind {
+        "lmdb" => format!("lmdb:{name}"),
+        "cdb" => name.to_string(),
+        _ => format!("{name}.db"),
+    }
+}
+
+/// Whether a new table of this type stores the NUL by default.
+pub fn default_nul(kind: &str, alias: bool) -> bool {
+    alias || kind != "cdb"
+}
+
+/// `strerror` text of an I/O error, without Rust's " (os error N)".
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// An open indexed table.
+pub struct IndexedDict {
+    spec: String,
+    kind: String,
+    path: PathBuf,
+    conn: Connection,
+    fold: bool,
+    nul: NulMode,
+    built_with_nul: bool,
+    stamp: Option<FileStamp>,
+    writable: bool,
+}
+
+impl IndexedDict {
+    pub(crate) fn open(ctx: &OpenCtx<'_>) -> Result<IndexedDict, MapError> {
+        let path = db_path(ctx.kind, ctx.name);
+        if ctx.flags.write && ctx.kind == "cdb" {
+            return Err(MapError::config(
+                ctx.spec,
+                "dict_cdb_open: inappropriate open flags for cdb database - specify O_RDONLY or O_WRONLY|O_CREAT|O_TRUNC",
+            ));
+        }
+        let d = IndexedDict::open_path(ctx.spec, ctx.kind, &path, ctx.flags.write)?;
+        let mut d = d;
+        d.fold = ctx.flags.fold;
+        d.nul = ctx.flags.nul;
+        if ctx.flags.surrogate {
+            let src = Path::new(ctx.name);
+            if let (Ok(s), Ok(m)) = (std::fs::metadata(src), std::fs::metadata(&path))
+                && let (Ok(st), Ok(mt)) = (s.modified(), m.modified())
+                && st > mt
+            {
+                crate::msg::warn(&format!(
+                    "database {} is older than source file {}",
+                    path.display(),
+                    src.display()
+                ));
+            }
+        }
+        Ok(d)
+    }
+
+    /// Opens the file of a table at `path`.
+    pub fn open_path(
+        spec: &str,
+        kind: &str,
+        path: &Path,
+        write: bool,
+    ) -> Result<IndexedDict, MapError> {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            let mut reason = format!("open database {}: {}", path.display(), strerror(&e));
+            if e.kind() == std::io::ErrorKind::NotFound
+                && let Some(src) = source_of(path)
+                && src.exists()
+            {
+                let cmd = if src.to_string_lossy().ends_with("aliases") {
+                    "postalias"
+                } else {
+                    "postmap"
+                };
+                reason.push_str(&format!(
+                    " (the source file {} exists: run \"{cmd} {kind}:{}\" to build it)",
+                    src.display(),
+                    src.display()
+                ));
+            }
+            MapError::config(spec, reason)
+        })?;
+        let _ = meta;
+        let stamp = FileStamp::of(path);
+        let flags = if write {
+            SqlFlags::SQLITE_OPEN_READ_WRITE | SqlFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            SqlFlags::SQLITE_OPEN_READ_ONLY | SqlFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let bad = |e: &dyn std::fmt::Display| {
+            MapError::config(spec, format!("open database {}: {}", path.display(), e))
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| bad(&e))?;
+        let _ = conn.busy_timeout(Duration::from_secs(10));
+        let format: Option<String> = conn
+            .query_row(
+                "SELECT value FROM postfix_meta WHERE name = 'format'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap_or(None);
+        if format.as_deref() != Some(FORMAT) {
+            let src = source_of(path)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| path.display().to_string());
+            return Err(bad(&format!(
+                "not a table in this system's format (a file built by another program?): rebuild it with \"postmap {kind}:{src}\""
+            )));
+        }
+        let nul: Option<String> = conn
+            .query_row(
+                "SELECT value FROM postfix_meta WHERE name = 'nul'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| bad(&e))?;
+        Ok(IndexedDict {
+            spec: spec.to_string(),
+            kind: kind.to_string(),
+            path: path.to_path_buf(),
+            conn,
+            fold: true,
+            nul: NulMode::Any,
+            built_with_nul: nul.as_deref() != Some("without"),
+            stamp,
+            writable: write,
+        })
+    }
+
+    fn nul_ok(&self) -> bool {
+        match self.nul {
+            NulMode::Any => true,
+            NulMode::With => self.built_with_nul,
+            NulMode::Without => !self.built_with_nul,
+        }
+    }
+
+    fn sql_err(&self, e: rusqlite::Error) -> MapError {
+        MapError::temp(
+            &self.spec,
+            format!("{}: {}", display_name(&self.kind, &self.name_only()), e),
+        )
+    }
+
+    fn name_only(&self) -> String {
+        self.spec
+            .split_once(':')
+            .map(|(_, n)| n.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Starts a transaction for many updates.
+    pub fn begin(&mut self) -> Result<(), MapError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// Commits what [`IndexedDict::begin`] started.
+    pub fn commit(&mut self) -> Result<(), MapError> {
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// Whether the key is present (for duplicate checks when updating).
+    pub fn contains(&mut self, key: &str) -> Result<bool, MapError> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    fn get(&mut self, key: &str) -> Result<Option<String>, MapError> {
+        let key = if self.fold { fold_key(key) } else { key.into() };
+        let r = self
+            .conn
+            .prepare_cached("SELECT v FROM postfix_map WHERE k = ?1")
+            .and_then(|mut st| st.query_row([&*key], |r| r.get::<_, String>(0)).optional());
+        r.map_err(|e| self.sql_err(e))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The source file of a database file (`virtual.db` -> `virtual`).
+fn source_of(path: &Path) -> Option<PathBuf> {
+    let s = path.to_str()?;
+    for suf in [".db", ".lmdb", ".cdb"] {
+        if let Some(b) = s.strip_suffix(suf) {
+            return Some(PathBuf::from(b));
+        }
+    }
+    None
+}
+
+impl Dict for IndexedDict {
+    fn lookup(&mut self, key: &str) -> Result<Option<String>, MapError> {
+        if !self.nul_ok() {
+            return Ok(None);
+        }
+        self.get(key)
+    }
+
+    fn name(&self) -> &str {
+        &self.spec
+    }
+
+    fn changed(&self) -> bool {
+        FileStamp::changed(&self.stamp, &self.path)
+    }
+
+    fn update(&mut self, key: &str, value: &str) -> Result<(), MapError> {
+        if !self.writable {
+            return Err(crate::unsupported(&self.spec, "update"));
+        }
+        let key = if self.fold { fold_key(key) } else { key.into() };
+        let r = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO postfix_map(k, v) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute([&*key, value]));
+        r.map(drop).map_err(|e| self.sql_err(e))
+    }
+
+    fn delete(&mut self, key: &str) -> Result<bool, MapError> {
+        if !self.writable {
+            return Err(crate::unsupported(&self.spec, "delete"));
+        }
+        if !self.nul_ok() {
+            return Ok(false);
+        }
+        let key = if self.fold { fold_key(key) } else { key.into() };
+        let r = self
+            .conn
+            .prepare_cached("DELETE FROM postfix_map WHERE k = ?1")
+            .and_then(|mut st| st.execute([&*key]));
+        r.map(|n| n > 0).map_err(|e| self.sql_err(e))
+    }
+
+    fn sequence(&mut self) -> Result<Vec<(String, String)>, MapError> {
+        if !self.nul_ok() {
+            return Ok(Vec::new());
+        }
+        let r = self
+            .conn
+            .prepare("SELECT k, v FROM postfix_map ORDER BY k")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            });
+        r.map_err(|e| self.sql_err(e))
+    }
+}
+
+/// Writes a new table file at `tmp` from sorted, unique entries.
+pub(crate) fn write_new(
+    tmp: &Path,
+    kind: &str,
+    with_nul: bool,
+    entries: &mut dyn Iterator<Item = (&str, &str)>,
+) -> rusqlite::Result<()> {
+    let _ = std::fs::remove_file(tmp);
+    let mut conn = Connection::open(tmp)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = OFF;
+         PRAGMA synchronous = OFF;
+         PRAGMA locking_mode = EXCLUSIVE;
+         PRAGMA page_size = 8192;
+         PRAGMA cache_size = -65536;
+         CREATE TABLE postfix_meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE postfix_map(k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;",
+    )?;
+    let tx = conn.transaction()?;
+    {
+        let mut meta = tx.prepare("INSERT INTO postfix_meta(name, value) VALUES (?1, ?2)")?;
+        meta.execute(["format", FORMAT])?;
+        meta.execute(["type", kind])?;
+        meta.execute(["nul", if with_nul { "with" } else { "without" }])?;
+        let mut ins = tx.prepare("INSERT INTO postfix_map(k, v) VALUES (?1, ?2)")?;
+        for (k, v) in entries {
+            ins.execute([k, v])?;
+        }
+    }
+    tx.commit()?;
+    conn.close().map_err(|(_, e)| e)?;
+    Ok(())
+}

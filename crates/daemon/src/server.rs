@@ -41,7 +41,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -53,7 +53,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::args::DaemonArgs;
 use crate::master_proto::{Avail, LISTEN_FD, StatusChannel};
-use crate::{fatal, verbose, warn};
+use crate::{fatal, verbose};
 
 /// What every hook gets: the configuration and the options.
 pub struct Ctx {
@@ -98,6 +98,15 @@ pub enum Listener {
 }
 
 impl Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l) | Listener::Pass(l) => l.as_fd(),
+            Listener::Fifo(f) => f.as_fd(),
+            Listener::Dgram(d) => d.as_fd(),
+        }
+    }
+
     fn raw(&self) -> RawFd {
         match self {
             Listener::Tcp(l) => l.as_raw_fd(),
@@ -202,11 +211,14 @@ impl Client {
         }
     }
 
-    fn raw(&self) -> RawFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
-            Client::Tcp(s) => s.as_raw_fd(),
-            Client::Unix(s) => s.as_raw_fd(),
-            Client::Stdio => 0,
+            Client::Tcp(s) => s.as_fd(),
+            Client::Unix(s) => s.as_fd(),
+            Client::Stdio => {
+                static STDIN: std::sync::OnceLock<io::Stdin> = std::sync::OnceLock::new();
+                STDIN.get_or_init(io::stdin).as_fd()
+            }
         }
     }
 }
@@ -355,38 +367,38 @@ const STATUS: Token = Token(usize::MAX - 1);
 
 /// The event loop shared by the skeletons.
 struct Loop {
-    poll: Poll,
-    events: Events,
     uses: u64,
     idle_since: Instant,
 }
 
+/// What became ready in [`Loop::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    Listener(usize),
+    Client(usize),
+}
+
 impl Loop {
-    fn new(rt: &Runtime) -> Loop {
-        let poll = Poll::new().unwrap_or_else(|e| fatal!("event loop: {e}"));
-        for (i, l) in rt.listeners.iter().enumerate() {
-            let fd = l.raw();
-            poll.registry()
-                .register(&mut SourceFd(&fd), Token(i), Interest::READABLE)
-                .unwrap_or_else(|e| fatal!("watch listener: {e}"));
-        }
-        if let Some(fd) = rt.status.as_fd() {
-            let raw = fd.as_raw_fd();
-            poll.registry()
-                .register(&mut SourceFd(&raw), STATUS, Interest::READABLE)
-                .unwrap_or_else(|e| fatal!("watch status channel: {e}"));
-        }
+    fn new() -> Loop {
         Loop {
-            poll,
-            events: Events::with_capacity(64),
             uses: 0,
             idle_since: Instant::now(),
         }
     }
 
-    /// Waits for events; exits the process when idle too long. Returns no
-    /// tokens when `timer` has run out.
-    fn wait(&mut self, rt: &mut Runtime, idle_exit: bool, timer: Option<Duration>) -> Vec<Token> {
+    /// Waits (level-triggered, so that nothing queued is ever missed while
+    /// other processes compete for the same listeners) for a listener or
+    /// one of `clients` to become readable; exits the process when idle
+    /// too long or when master goes away. Returns nothing when `timer` has
+    /// run out.
+    fn wait(
+        &mut self,
+        rt: &mut Runtime,
+        clients: &[BorrowedFd<'_>],
+        idle_exit: bool,
+        timer: Option<Duration>,
+    ) -> Vec<Ready> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         loop {
             let idle_deadline =
                 (idle_exit && !rt.max_idle.is_zero()).then(|| self.idle_since + rt.max_idle);
@@ -395,32 +407,49 @@ impl Loop {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            if let Err(e) = self.poll.poll(&mut self.events, timeout) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
+            let t = match timeout {
+                None => PollTimeout::NONE,
+                Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32)
+                    .unwrap_or(PollTimeout::MAX),
+            };
+            let n_l = rt.listeners.len();
+            let n_c = clients.len();
+            let hits: Vec<bool> = {
+                let mut fds: Vec<PollFd> = rt
+                    .listeners
+                    .iter()
+                    .map(|l| l.as_fd())
+                    .chain(clients.iter().copied())
+                    .chain(rt.status.as_fd())
+                    .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                    .collect();
+                match poll(&mut fds, t) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => fatal!("event loop: {e}"),
                 }
-                fatal!("event loop: {e}");
+                fds.iter()
+                    .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                    .collect()
+            };
+            if hits.len() > n_l + n_c && hits[n_l + n_c] && rt.status.master_gone() {
+                verbose!("master disconnect -- exiting");
+                std::process::exit(0);
             }
-            let mut tokens: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
-            if tokens.contains(&STATUS) {
-                if rt.status.master_gone() {
-                    verbose!("master disconnect -- exiting");
-                    std::process::exit(0);
-                }
-                tokens.retain(|t| *t != STATUS);
-                if tokens.is_empty() {
-                    continue;
-                }
-            }
-            if !tokens.is_empty() {
-                return tokens;
+            let ready: Vec<Ready> = (0..n_l)
+                .filter(|&i| hits[i])
+                .map(Ready::Listener)
+                .chain((0..n_c).filter(|&i| hits[n_l + i]).map(Ready::Client))
+                .collect();
+            if !ready.is_empty() {
+                return ready;
             }
             if idle_deadline.is_some_and(|d| Instant::now() >= d) {
                 verbose!("idle timeout -- exiting");
                 std::process::exit(0);
             }
-            if timer.is_some() {
-                return tokens;
+            if timer.is_some_and(|t| timeout == Some(t)) {
+                return ready;
             }
         }
     }
@@ -454,11 +483,12 @@ pub fn single_server_main<S: SingleServer>(program: &str, pre_init: impl FnOnce(
         server.serve(&rt.ctx, Client::Stdio);
         std::process::exit(0);
     }
-    let mut ev = Loop::new(&rt);
+    let mut ev = Loop::new();
     rt.status.notify(Avail::Avail);
     loop {
-        for token in ev.wait(&mut rt, true, None) {
-            let client = match rt.listeners[token.0].accept() {
+        for ready in ev.wait(&mut rt, &[], true, None) {
+            let Ready::Listener(i) = ready else { continue };
+            let client = match rt.listeners[i].accept() {
                 Ok(Some(c)) => c,
                 Ok(None) => continue,
                 Err(e) => fatal!("accept connection: {e}"),
@@ -495,51 +525,40 @@ pub fn multi_server_main<S: MultiServer>(program: &str, pre_init: impl FnOnce(&C
         while server.request(&rt.ctx, &mut c) {}
         std::process::exit(0);
     }
-    let mut ev = Loop::new(&rt);
+    let mut ev = Loop::new();
     rt.status.notify(Avail::Avail);
-    let first_client = rt.listeners.len();
-    let mut clients: Vec<Option<Client>> = Vec::new();
+    let mut clients: Vec<Client> = Vec::new();
     loop {
-        let idle = clients.iter().all(Option::is_none);
+        let idle = clients.is_empty();
         if !idle {
             ev.idle_since = Instant::now();
         }
-        for token in ev.wait(&mut rt, idle, None) {
-            if token.0 < first_client {
-                let Some(mut c) = rt.listeners[token.0]
-                    .accept()
-                    .unwrap_or_else(|e| fatal!("accept connection: {e}"))
-                else {
-                    continue;
-                };
-                server.connect(&rt.ctx, &mut c);
-                let slot = clients.iter().position(Option::is_none).unwrap_or_else(|| {
-                    clients.push(None);
-                    clients.len() - 1
-                });
-                let fd = c.raw();
-                if let Err(e) = ev.poll.registry().register(
-                    &mut SourceFd(&fd),
-                    Token(first_client + slot),
-                    Interest::READABLE,
-                ) {
-                    warn!("watch client: {e}");
-                    continue;
+        let borrowed: Vec<BorrowedFd<'_>> = clients.iter().map(Client::as_fd).collect();
+        let ready = ev.wait(&mut rt, &borrowed, idle, None);
+        drop(borrowed);
+        let mut gone = Vec::new();
+        for r in ready {
+            match r {
+                Ready::Listener(i) => {
+                    while let Some(mut c) = rt.listeners[i]
+                        .accept()
+                        .unwrap_or_else(|e| fatal!("accept connection: {e}"))
+                    {
+                        server.connect(&rt.ctx, &mut c);
+                        clients.push(c);
+                        ev.used(&rt);
+                    }
                 }
-                clients[slot] = Some(c);
-                ev.used(&rt);
-                continue;
+                Ready::Client(i) => {
+                    if !server.request(&rt.ctx, &mut clients[i]) {
+                        gone.push(i);
+                    }
+                }
             }
-            let slot = token.0 - first_client;
-            let Some(c) = clients.get_mut(slot).and_then(Option::as_mut) else {
-                continue;
-            };
-            if !server.request(&rt.ctx, c) {
-                let fd = c.raw();
-                let _ = ev.poll.registry().deregister(&mut SourceFd(&fd));
-                server.disconnect(&rt.ctx, c);
-                clients[slot] = None;
-            }
+        }
+        for i in gone.into_iter().rev() {
+            let c = clients.remove(i);
+            server.disconnect(&rt.ctx, &c);
         }
     }
 }
@@ -575,28 +594,25 @@ pub fn trigger_server_main<S: TriggerServer>(program: &str, pre_init: impl FnOnc
         server.trigger(&rt.ctx, &data);
         std::process::exit(0);
     }
-    let mut ev = Loop::new(&rt);
+    let mut ev = Loop::new();
     rt.status.notify(Avail::Avail);
     loop {
         let timer = server.next_timer();
-        let tokens = ev.wait(&mut rt, server.idle_exit(), timer);
-        if tokens.is_empty() {
+        let ready = ev.wait(&mut rt, &[], server.idle_exit(), timer);
+        if ready.is_empty() {
             if timer.is_some() {
                 server.timer(&rt.ctx);
             }
             continue;
         }
-        for token in tokens {
-            let Some(data) = read_trigger(&rt.listeners[token.0]) else {
-                continue;
-            };
-            if data.is_empty() {
-                continue;
+        for r in ready {
+            let Ready::Listener(i) = r else { continue };
+            while let Some(data) = read_trigger(&rt.listeners[i]) {
+                rt.status.notify(Avail::Taken);
+                server.trigger(&rt.ctx, &data);
+                rt.status.notify(Avail::Avail);
+                ev.used(&rt);
             }
-            rt.status.notify(Avail::Taken);
-            server.trigger(&rt.ctx, &data);
-            rt.status.notify(Avail::Avail);
-            ev.used(&rt);
         }
     }
 }
@@ -647,21 +663,34 @@ pub fn event_server_main<S: EventServer>(program: &str, pre_init: impl FnOnce(&C
     let mut rt = startup(program);
     let mut server = pre_init(&rt.ctx);
     drop_privileges(&rt.ctx);
-    let mut ev = Loop::new(&rt);
-    server.post_init(&rt.ctx, ev.poll.registry());
+    let mut poll = Poll::new().unwrap_or_else(|e| fatal!("event loop: {e}"));
+    let mut events = Events::with_capacity(256);
+    for (i, l) in rt.listeners.iter().enumerate() {
+        let fd = l.raw();
+        poll.registry()
+            .register(&mut SourceFd(&fd), Token(i), Interest::READABLE)
+            .unwrap_or_else(|e| fatal!("watch listener: {e}"));
+    }
+    if let Some(fd) = rt.status.as_fd() {
+        let raw = fd.as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&raw), STATUS, Interest::READABLE)
+            .unwrap_or_else(|e| fatal!("watch status channel: {e}"));
+    }
+    server.post_init(&rt.ctx, poll.registry());
     // Initialized: from now on an exit is not a start-up failure.
     rt.status.notify(Avail::Taken);
     rt.status.notify(Avail::Avail);
     loop {
         let timeout = server.next_timer();
-        if let Err(e) = ev.poll.poll(&mut ev.events, timeout) {
+        if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             fatal!("event loop: {e}");
         }
-        let events: Vec<mio::event::Event> = ev.events.iter().cloned().collect();
-        for e in &events {
+        let ready: Vec<mio::event::Event> = events.iter().cloned().collect();
+        for e in &ready {
             let t = e.token();
             if t == STATUS {
                 if rt.status.master_gone() {
@@ -669,16 +698,16 @@ pub fn event_server_main<S: EventServer>(program: &str, pre_init: impl FnOnce(&C
                     std::process::exit(0);
                 }
             } else if t.0 >= FIRST_APP_TOKEN {
-                server.event(&rt.ctx, e, ev.poll.registry());
+                server.event(&rt.ctx, e, poll.registry());
             } else if let Some(l) = rt.listeners.get(t.0) {
                 // Drain every trigger that is waiting.
                 while let Some(data) = read_trigger(l) {
-                    server.trigger(&rt.ctx, &data, ev.poll.registry());
+                    server.trigger(&rt.ctx, &data, poll.registry());
                 }
             }
         }
         if server.next_timer().is_some_and(|t| t.is_zero()) {
-            server.timer(&rt.ctx, ev.poll.registry());
+            server.timer(&rt.ctx, poll.registry());
         }
     }
 }
@@ -704,12 +733,13 @@ pub fn dgram_server_main<S: DgramServer>(program: &str, pre_init: impl FnOnce(&C
         server.flush(&rt.ctx);
         std::process::exit(0);
     }
-    let mut ev = Loop::new(&rt);
+    let mut ev = Loop::new();
     rt.status.notify(Avail::Avail);
     let mut buf = vec![0u8; 65536];
     loop {
-        for token in ev.wait(&mut rt, true, None) {
-            let Listener::Dgram(sock) = &rt.listeners[token.0] else {
+        for ready in ev.wait(&mut rt, &[], true, None) {
+            let Ready::Listener(i) = ready else { continue };
+            let Listener::Dgram(sock) = &rt.listeners[i] else {
                 fatal!("{}: service type must be unix-dgram", rt.ctx.program);
             };
             // Drain everything queued, then count it as one use.

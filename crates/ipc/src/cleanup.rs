@@ -120,3 +120,59 @@ pub struct CleanupReply {
     /// Why it was not queued, as text for the client's reply.
     pub reason: String,
 }
+
+/// The client side: smtpd(8), pickup(8) and bounce(8) use it.
+pub struct Client {
+    stream: std::os::unix::net::UnixStream,
+    pub queue_id: String,
+    /// Content bytes waiting to be sent in one frame.
+    pending: Vec<u8>,
+}
+
+/// How much content to collect before sending a frame.
+const CHUNK: usize = 64 * 1024;
+
+impl Client {
+    /// Connects to cleanup and learns the queue ID.
+    pub fn open(
+        queue_dir: &std::path::Path,
+        service: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Client, crate::IpcError> {
+        let mut stream = crate::connect(queue_dir, crate::Class::Public, service, timeout)?;
+        let hello: CleanupHello = crate::read_frame(&mut stream, 4096)?;
+        Ok(Client {
+            stream,
+            queue_id: hello.queue_id,
+            pending: Vec::with_capacity(CHUNK),
+        })
+    }
+
+    pub fn begin(&mut self, flags: u32) -> Result<(), crate::IpcError> {
+        crate::write_frame(&mut self.stream, &CleanupRequest::Begin { flags })
+    }
+
+    pub fn envelope(&mut self, records: Vec<EnvelopeRecord>) -> Result<(), crate::IpcError> {
+        crate::write_frame(&mut self.stream, &CleanupRequest::Envelope(records))
+    }
+
+    /// Adds content (whole lines, LF); sent in large frames.
+    pub fn content(&mut self, bytes: &[u8]) -> Result<(), crate::IpcError> {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= CHUNK {
+            let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+            crate::write_frame(&mut self.stream, &CleanupRequest::Content(chunk))?;
+        }
+        Ok(())
+    }
+
+    /// Ends the message and waits until it is queued or refused.
+    pub fn finish(mut self) -> Result<CleanupReply, crate::IpcError> {
+        if !self.pending.is_empty() {
+            let chunk = std::mem::take(&mut self.pending);
+            crate::write_frame(&mut self.stream, &CleanupRequest::Content(chunk))?;
+        }
+        crate::write_frame(&mut self.stream, &CleanupRequest::End)?;
+        crate::read_frame(&mut self.stream, crate::FRAME_MAX)
+    }
+}

@@ -12,7 +12,7 @@
 //!    envelopes ([`message`]), up to `qmgr_message_active_limit`
 //!    messages and `qmgr_message_recipient_limit` recipients;
 //! 2. resolves each recipient with trivial-rewrite(8), caching the answers
-//!    ([`resolve`]), and groups recipients per transport and next hop, at
+//!    ([`ipc::rewrite::Client`]), and groups recipients per transport and next hop, at
 //!    most `$transport_destination_recipient_limit` per delivery;
 //! 3. hands deliveries to the agents over their `private/` sockets
 //!    ([`agent`]), round-robin over transports and destinations, within
@@ -57,7 +57,6 @@
 mod agent;
 mod message;
 mod qmgr;
-mod resolve;
 mod scan;
 mod sched;
 

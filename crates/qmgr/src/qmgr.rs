@@ -31,7 +31,6 @@ use queue::{Layout, QueueId, RcptState};
 
 use crate::agent::{Conn, Poll};
 use crate::message::{Load, Message, now_pair};
-use crate::resolve::Resolver;
 use crate::sched::{Entry, Limits, Sched, Verdict};
 
 /// What a connection in flight is for.
@@ -67,7 +66,7 @@ struct Settings {
 pub struct Qmgr {
     layout: Layout,
     settings: Settings,
-    resolver: Resolver,
+    resolver: ipc::rewrite::Client,
     sched: Sched,
     messages: HashMap<u64, Message>,
     rcpts_in_memory: usize,
@@ -112,9 +111,9 @@ impl Qmgr {
                 .unwrap_or_else(|e| daemon::fatal!("{e}")),
             bounce_service: ctx.str(&params::BOUNCE_SERVICE_NAME),
         };
-        let resolver = Resolver::new(
-            layout.queue_dir.clone(),
-            ctx.str(&params::REWRITE_SERVICE_NAME),
+        let resolver = ipc::rewrite::Client::new(
+            &layout.queue_dir,
+            &ctx.str(&params::REWRITE_SERVICE_NAME),
             settings.ipc_timeout,
         );
         let retry =

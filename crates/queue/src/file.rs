@@ -133,6 +133,8 @@ pub struct Writer {
     file: File,
     id: QueueId,
     path: PathBuf,
+    /// Permission bits; commit adds the owner's rwx.
+    mode: u32,
     buf: Vec<u8>,
     /// Bytes already in the file.
     flushed: u64,
@@ -156,6 +158,13 @@ impl Writer {
     /// Creates a new file in `queue` (normally `incoming`, or `maildrop`
     /// for postdrop(1)). The caller should write the arrival time first.
     pub fn create(layout: &Layout, queue: &str) -> io::Result<Writer> {
+        Self::create_with_mode(layout, queue, 0o600)
+    }
+
+    /// Like [`Writer::create`] with other permission bits; commit adds the
+    /// owner's execute bit. maildrop files are 0644 (0744 when complete)
+    /// so that pickup(8) can read the files of every user.
+    pub fn create_with_mode(layout: &Layout, queue: &str, mode: u32) -> io::Result<Writer> {
         let dir = layout.queue_dir.join(queue);
         let (sec, usec) = now();
         let tmp = dir.join(format!("{}.{}", usec, std::process::id()));
@@ -163,8 +172,10 @@ impl Writer {
             .read(true)
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&tmp)?;
+        // The umask must not take away the read bits others need.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
         let inode = file.metadata()?.ino();
         let mut attempt = 0u32;
         loop {
@@ -185,6 +196,7 @@ impl Writer {
                         file,
                         id,
                         path,
+                        mode,
                         buf,
                         flushed: 0,
                         content_at: None,
@@ -315,7 +327,7 @@ impl Writer {
         self.record(RecordType::End, b"")?;
         self.flush()?;
         self.file
-            .set_permissions(std::fs::Permissions::from_mode(0o700))?;
+            .set_permissions(std::fs::Permissions::from_mode(self.mode | 0o700))?;
         self.file.sync_all()?;
         sys::fs::fsync_dir(sys::fs::parent_dir(&self.path))?;
         self.committed = true;
@@ -332,7 +344,7 @@ impl Writer {
         self.record(RecordType::End, b"")?;
         self.flush()?;
         self.file
-            .set_permissions(std::fs::Permissions::from_mode(0o700))?;
+            .set_permissions(std::fs::Permissions::from_mode(self.mode | 0o700))?;
         self.file.sync_all()?;
         self.committed = true;
         Ok((self.id.clone(), self.path.clone()))

@@ -19,6 +19,7 @@ pub mod dirs;
 pub mod file;
 pub mod id;
 pub mod logfile;
+pub mod maildrop;
 pub mod record;
 
 pub use file::{

@@ -14,7 +14,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Broken-down local time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tm {
     pub year: i32,
     /// 1..=12
@@ -27,6 +27,8 @@ pub struct Tm {
     pub weekday: u32,
     /// Seconds east of UTC.
     pub gmtoff: i64,
+    /// The zone's abbreviation (`UTC`, `CET`), possibly empty.
+    pub zone: String,
 }
 
 const MONTHS: [&str; 12] = [
@@ -66,6 +68,7 @@ pub fn local(t: SystemTime) -> Tm {
             sec: 0,
             weekday: 4,
             gmtoff: 0,
+            zone: String::new(),
         };
     }
     Tm {
@@ -77,6 +80,16 @@ pub fn local(t: SystemTime) -> Tm {
         sec: tm.tm_sec as u32,
         weekday: tm.tm_wday as u32,
         gmtoff: tm.tm_gmtoff,
+        zone: if tm.tm_zone.is_null() {
+            String::new()
+        } else {
+            // SAFETY: localtime_r set tm_zone to a NUL-terminated string
+            // owned by the C library's time zone data, valid for reading
+            // here; it is copied at once.
+            unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
+                .to_string_lossy()
+                .into_owned()
+        },
     }
 }
 

@@ -32,5 +32,6 @@
 //! RFC 5321, RFC 5322, RFC 2045-2047, RFC 3461, RFC 3464; cleanup(8)
 
 pub mod address;
+pub mod date;
 pub mod header;
 pub mod mime;

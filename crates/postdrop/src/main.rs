@@ -14,10 +14,12 @@
 //!
 //! ## SECURITY
 //! Set-gid: it ignores the environment except `MAIL_CONFIG`, which it
-//! honours only for the default configuration directory or directories
+//! honours only for the default configuration directory, for directories
 //! listed in `alternate_config_directories` of the default main.cf (as
-//! Postfix does for set-gid programs), and it writes nothing but one file
-//! in `maildrop/`.
+//! Postfix does for set-gid programs), or for a directory that only root
+//! can change (it and its main.cf owned by root and not writable by group
+//! or others), so that a user cannot substitute a main.cf of their own.
+//! It writes nothing but one file in `maildrop/`.
 //!
 //! ## DIAGNOSTICS
 //! Exit 0 on success; `EX_DATAERR` (65) for malformed input, `EX_NOPERM`
@@ -62,7 +64,7 @@ fn config_dir(option: Option<PathBuf>) -> PathBuf {
         .ok()
         .and_then(|c| c.list(&params::ALTERNATE_CONFIG_DIRECTORIES).ok())
         .unwrap_or_default();
-    if allowed.iter().any(|d| PathBuf::from(d) == wanted) {
+    if allowed.iter().any(|d| PathBuf::from(d) == wanted) || root_controlled(&wanted) {
         wanted
     } else {
         die(
@@ -73,6 +75,16 @@ fn config_dir(option: Option<PathBuf>) -> PathBuf {
             ),
         )
     }
+}
+
+/// Whether a directory and its main.cf can be changed only by root.
+fn root_controlled(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let safe = |p: &std::path::Path| {
+        std::fs::symlink_metadata(p)
+            .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0 && !m.file_type().is_symlink())
+    };
+    safe(dir) && safe(&dir.join("main.cf"))
 }
 
 /// Whether this process has privileges its user does not (set-gid).

@@ -329,7 +329,7 @@ impl Writer {
         self.file
             .set_permissions(std::fs::Permissions::from_mode(self.mode | 0o700))?;
         self.file.sync_all()?;
-        sys::fs::fsync_dir(sys::fs::parent_dir(&self.path))?;
+        sys::fs::fsync_entry(sys::fs::parent_dir(&self.path), &self.file)?;
         self.committed = true;
         Ok(self.id.clone())
     }

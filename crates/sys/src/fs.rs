@@ -23,6 +23,19 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Makes the directory entry of `file` (in `dir`) durable: fsync of the
+/// directory, or, when this process may not open the directory for
+/// reading (postdrop(1) writes `maildrop/`, mode 0730, through its group
+/// only), a sync of the whole file system, which covers it too.
+pub fn fsync_entry(dir: &Path, file: &File) -> io::Result<()> {
+    match fsync_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            nix::unistd::syncfs(file).map_err(io::Error::from)
+        }
+        r => r,
+    }
+}
+
 /// The directory that holds `path` ("." for a bare name).
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {

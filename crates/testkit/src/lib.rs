@@ -102,6 +102,7 @@ pub struct Builder {
     master_cf: String,
     main_cf_extra: String,
     user: Option<String>,
+    installed: bool,
 }
 
 impl Builder {
@@ -113,6 +114,14 @@ impl Builder {
     /// Lines appended to the generated main.cf.
     pub fn main_cf(mut self, text: &str) -> Builder {
         self.main_cf_extra.push_str(text);
+        self
+    }
+
+    /// Installs the binaries with scripts/install into the instance (as a
+    /// package would: commands, daemons, set-gid postdrop and postqueue)
+    /// and runs them from there.
+    pub fn installed(mut self) -> Builder {
+        self.installed = true;
         self
     }
 
@@ -136,14 +145,32 @@ impl Builder {
         let etc = root.join("etc");
         std::fs::create_dir_all(&etc).expect("create instance dir");
         std::fs::create_dir_all(root.join("log")).expect("create log dir");
-        let bin = bin_dir();
+        let built = bin_dir();
+        let (bin, cmd) = if self.installed {
+            let inst = root.join("inst");
+            let out = std::process::Command::new(repo_dir().join("scripts/install"))
+                .arg("--root")
+                .arg(&inst)
+                .arg("--from")
+                .arg(&built)
+                .output()
+                .expect("run scripts/install");
+            assert!(
+                out.status.success(),
+                "scripts/install failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (inst.join("usr/libexec/postfix"), inst.join("usr/sbin"))
+        } else {
+            (built.clone(), built)
+        };
         let port = free_port();
         let mut main = format!(
             "compatibility_level = 3.7\n\
              queue_directory = {root}/spool\n\
              data_directory = {root}/data\n\
              daemon_directory = {bin}\n\
-             command_directory = {bin}\n\
+             command_directory = {cmd}\n\
              maillog_file = {root}/log/maillog\n\
              maillog_file_prefixes = {root}/log\n\
              inet_interfaces = 127.0.0.1\n\
@@ -154,6 +181,7 @@ impl Builder {
              alias_database =\n",
             root = root.display(),
             bin = bin.display(),
+            cmd = cmd.display(),
         );
         if let Some(user) = &self.user {
             let id = nix::unistd::User::from_name(user)
@@ -185,6 +213,7 @@ impl Builder {
             root,
             etc,
             bin,
+            cmd,
             port,
             user: self.user,
             stopped: false,
@@ -196,7 +225,10 @@ impl Builder {
 pub struct Instance {
     pub root: PathBuf,
     pub etc: PathBuf,
+    /// daemon_directory.
     pub bin: PathBuf,
+    /// command_directory.
+    pub cmd: PathBuf,
     /// The port `$PORT` in master.cf was replaced with.
     pub port: u16,
     user: Option<String>,
@@ -210,6 +242,7 @@ impl Instance {
             master_cf: MINIMAL_MASTER_CF.to_string(),
             main_cf_extra: String::new(),
             user: None,
+            installed: false,
         }
     }
 
@@ -237,14 +270,25 @@ impl Instance {
                     "--clear-groups".to_string(),
                     "--".to_string(),
                 ]);
-                c.arg(self.bin.join(program));
+                c.arg(self.program(program));
                 c
             }
-            None => Command::new(self.bin.join(program)),
+            None => Command::new(self.program(program)),
         };
         c.env("MAIL_CONFIG", &self.etc);
         c.current_dir(&self.root);
         c
+    }
+
+    /// Where `program` is: commands in command_directory, the rest
+    /// (master, daemons) in daemon_directory.
+    pub fn program(&self, program: &str) -> PathBuf {
+        let c = self.cmd.join(program);
+        if c.exists() {
+            c
+        } else {
+            self.bin.join(program)
+        }
     }
 
     /// Runs a command of this build to completion.
@@ -333,9 +377,10 @@ impl Instance {
             let root_link = std::fs::read_link(base.join("root")).unwrap_or_default();
             let mine_cwd = cwd.starts_with(&self.root) || (root_link.starts_with(&self.root));
             if (mine_env || mine_cwd)
-                && let Some(p) = Proc::read(pid) {
-                    out.push(p);
-                }
+                && let Some(p) = Proc::read(pid)
+            {
+                out.push(p);
+            }
         }
         out
     }

@@ -296,9 +296,9 @@ pub fn add_sentinels(b: &mut Builder) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    b.add("YP_LAST_MODIFIED", &now.to_string(), 0);
-    b.add("YP_MASTER_NAME", &config::computed::system_hostname(), 0);
-    b.add("@", "@", 0);
+    b.add_raw("YP_LAST_MODIFIED", &now.to_string());
+    b.add_raw("YP_MASTER_NAME", &config::computed::system_hostname());
+    b.add_raw("@", "@");
 }
 
 #[cfg(test)]

@@ -105,6 +105,11 @@ impl Builder {
         self.entries.push((key, value.to_string(), lineno));
     }
 
+    /// Adds an entry as it is, never folded (postalias's `YP_*` keys).
+    pub fn add_raw(&mut self, key: &str, value: &str) {
+        self.entries.push((key.to_string(), value.to_string(), 0));
+    }
+
     /// A warning about source line `lineno`, printed in line order.
     pub fn warn(&mut self, lineno: usize, text: String) {
         self.warnings.push((lineno, text));
@@ -116,6 +121,16 @@ impl Builder {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The entries in source order and the warnings in line order, for
+    /// updates of an existing table (`-i`).
+    pub fn into_parts(mut self) -> (Vec<(String, String)>, Vec<String>) {
+        self.warnings.sort_by_key(|w| w.0);
+        (
+            self.entries.into_iter().map(|(k, v, _)| (k, v)).collect(),
+            self.warnings.into_iter().map(|(_, w)| w).collect(),
+        )
     }
 
     /// Sorts, resolves duplicates, writes and installs the table; returns

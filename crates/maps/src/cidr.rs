@@ -36,8 +36,10 @@ struct Net {
 }
 
 impl Net {
-    fn contains(&self, a: &IpAddr) -> bool {
-        match (self.addr, a) {
+    /// Whether the network holds `a`; `None` for another address family
+    /// (a rule of the other family is skipped, negated or not).
+    fn contains(&self, a: &IpAddr) -> Option<bool> {
+        Some(match (self.addr, a) {
             (IpAddr::V4(n), IpAddr::V4(k)) => {
                 let mask = if self.prefix == 0 {
                     0
@@ -54,8 +56,8 @@ impl Net {
                 };
                 u128::from(n) & mask == u128::from(*k) & mask
             }
-            _ => false,
-        }
+            _ => return None,
+        })
     }
 }
 
@@ -257,12 +259,12 @@ impl Dict for CidrDict {
                     negate,
                     result,
                 } => {
-                    if net.contains(&addr) != *negate {
+                    if net.contains(&addr).is_some_and(|m| m != *negate) {
                         return Ok(Some(result.clone()));
                     }
                 }
                 Rule::If { net, negate, end } => {
-                    if net.contains(&addr) == *negate {
+                    if net.contains(&addr).is_none_or(|m| m == *negate) {
                         i = *end;
                         continue;
                     }
@@ -321,5 +323,7 @@ mod tests {
         assert_eq!(d.lookup("127.0.0.1").unwrap(), None);
         assert_eq!(d.lookup("8.8.8.8").unwrap().as_deref(), Some("notlocal"));
         assert_eq!(d.lookup("[10.0.0.1]").unwrap(), None);
+        // A negated IPv4 rule does not apply to IPv6 keys.
+        assert_eq!(d.lookup("::ffff:1.2.3.4").unwrap(), None);
     }
 }

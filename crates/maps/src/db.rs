@@ -241,6 +241,11 @@ impl IndexedDict {
         r.map_err(|e| self.sql_err(e))
     }
 
+    /// Folds keys (the default) or not (`-f`).
+    pub fn set_fold(&mut self, fold: bool) {
+        self.fold = fold;
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -301,6 +306,16 @@ impl Dict for IndexedDict {
     }
 
     fn sequence(&mut self) -> Result<Vec<(String, String)>, MapError> {
+        if self.kind == "cdb" {
+            // As Postfix's cdb: the table cannot be listed.
+            return Err(MapError::config(
+                &self.spec,
+                format!(
+                    "table cdb:{}: sequence operation is not supported",
+                    self.path.display()
+                ),
+            ));
+        }
         if !self.nul_ok() {
             return Ok(Vec::new());
         }

@@ -42,6 +42,7 @@ pub mod alias;
 pub mod build;
 mod cfgfile;
 mod cidr;
+pub mod cmd;
 mod db;
 pub mod domain;
 mod fixed;

@@ -33,5 +33,6 @@
 
 pub mod address;
 pub mod date;
+pub mod dsn;
 pub mod header;
 pub mod mime;

@@ -36,3 +36,4 @@ pub mod date;
 pub mod dsn;
 pub mod header;
 pub mod mime;
+pub mod rfc2047;

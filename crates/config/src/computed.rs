@@ -10,9 +10,9 @@
 //!
 //! ## DESCRIPTION
 //! `myhostname` defaults to the system host name; a name without a dot gets
-//! `.$mydomain` when mydomain is set, else `.localdomain`. `mydomain`
-//! defaults to `myhostname` without its first label, or `localdomain` when
-//! that leaves nothing. `mynetworks` defaults to the networks of the local
+//! `.$mydomain` when mydomain is set (even to nothing), else
+//! `.localdomain`. `mydomain` defaults to `myhostname` without its first
+//! label, or `localdomain` when it has only one. `mynetworks` defaults to the networks of the local
 //! interfaces per `mynetworks_style`: `host` lists each address (/32,
 //! /128), `subnet` each interface's network, `class` the class A/B/C
 //! network of each IPv4 address (IPv6 as `subnet`); `inet_protocols`
@@ -39,7 +39,9 @@ pub fn myhostname(mydomain: Option<&str>) -> String {
     if host.contains('.') {
         return host;
     }
-    match mydomain.filter(|d| !d.is_empty()) {
+    // A configured mydomain is used even when it expands to nothing, as
+    // Postfix does ("host.").
+    match mydomain {
         Some(d) => format!("{host}.{d}"),
         None => format!("{host}.localdomain"),
     }
@@ -48,8 +50,8 @@ pub fn myhostname(mydomain: Option<&str>) -> String {
 /// The default for `mydomain`, from the (expanded) `myhostname`.
 pub fn mydomain(myhostname: &str) -> String {
     match myhostname.split_once('.') {
-        Some((_, rest)) if !rest.is_empty() => rest.to_string(),
-        _ => "localdomain".to_string(),
+        Some((_, rest)) => rest.to_string(),
+        None => "localdomain".to_string(),
     }
 }
 
@@ -146,6 +148,8 @@ mod tests {
         assert_eq!(mydomain("a.b.c"), "b.c");
         assert_eq!(mydomain("a.b"), "b");
         assert_eq!(mydomain("a"), "localdomain");
+        // Postfix takes what follows the first dot, even nothing.
+        assert_eq!(mydomain("a."), "");
     }
 
     #[test]

@@ -300,9 +300,10 @@ fn check_combinations(seen: &[char]) -> Result<()> {
     }
     if let Some(&cmd) = commands.first()
         && let Some((_, rejected)) = REJECTED.iter().find(|(c, _)| *c == cmd)
-            && let Some(bad) = present.iter().find(|c| rejected.contains(**c)) {
-                return fatal!("with option -{cmd}, do not specify -{bad}");
-            }
+        && let Some(bad) = present.iter().find(|c| rejected.contains(**c))
+    {
+        return fatal!("with option -{cmd}, do not specify -{bad}");
+    }
     Ok(())
 }
 

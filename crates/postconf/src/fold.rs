@@ -14,9 +14,9 @@
 //! characters, separated by one space: postconf(1) shows `a  {  b }` as
 //! `a { b }`. With folding (`-f`), a word that would take a line past
 //! [`LINE_LIMIT`] columns ([`ENTRY_LIMIT`] for master.cf entries) starts a
-//! new line, indented by [`INDENT`]; a word
-//! longer than a line gets a line of its own and is never split. The text
-//! before the first word (`name =`) is not folded.
+//! new line, indented by [`INDENT`]; a word longer than a line gets a line
+//! of its own and is never split. The name and the `=` count as words:
+//! after a name too long for the line, `= value` goes on the next.
 //!
 //! A [`Folder`] does the same for any sequence of words, and lets the
 //! caller force a line break, as master.cf output does before and after
@@ -91,6 +91,12 @@ impl Folder {
         self.col += 1 + w.len();
     }
 
+    /// Starts an empty line with a word, never folding before it.
+    pub fn glue_first(&mut self, w: &str) {
+        self.out.push_str(w);
+        self.col += w.len();
+    }
+
     /// When folding, makes the next word start a new line.
     pub fn break_line(&mut self) {
         if self.fold {
@@ -115,15 +121,18 @@ impl Folder {
 /// when asked, with a final newline.
 pub fn param_line(name: Option<&str>, value: &str, fold: bool) -> String {
     let mut f = match name {
-        Some(n) => Folder::new(&format!("{n} ="), fold),
+        Some(n) => {
+            let mut f = Folder::new(n, fold);
+            f.word("=");
+            f
+        }
         None => Folder::new("", fold),
     };
     let mut first = true;
     for w in words(value) {
         if first && name.is_none() {
             // The value alone starts at the left margin.
-            f.out.push_str(w);
-            f.col += w.len();
+            f.glue_first(w);
         } else {
             f.word(w);
         }
@@ -166,6 +175,8 @@ mod tests {
         assert_eq!(param_line(Some("n"), &w, true), format!("n = {w}\n"));
         let w = "x".repeat(81 - "n = ".len());
         assert_eq!(param_line(Some("n"), &w, true), format!("n =\n    {w}\n"));
+        let n = "x".repeat(90);
+        assert_eq!(param_line(Some(&n), "1", true), format!("{n}\n    = 1\n"));
         // Words longer than a line get lines of their own.
         let long = "a".repeat(100);
         assert_eq!(

@@ -3,7 +3,7 @@
 //!
 //! ## SYNOPSIS
 //! ```ignore
-//! let m = MasterFile::read(&dir)?;
+//! let m = MasterFile::read(&dir, true)?;
 //! master::show_entries(&m, &patterns, fold, &mut out)?;   // -M
 //! master::show_fields(&m, &patterns, how, &mut out)?;     // -F
 //! master::show_params(&m, &patterns, how, &mut out)?;     // -P
@@ -13,10 +13,11 @@
 //! A master.cf entry is a logical line of at least eight fields: service,
 //! type, private, unprivileged, chroot, wakeup, process limit and command,
 //! followed by the command's arguments. Fields are separated by
-//! whitespace; text inside `{ }` may contain whitespace. An argument in
-//! braces loses them, and the whitespace just inside them
-//! (`{ a b }` is the argument `a b`); braces are put back when such an
-//! argument is shown.
+//! whitespace; text inside `{ }` may contain whitespace. The command is
+//! kept as written. An argument in braces loses them, and the whitespace
+//! just inside them (`{ a b }` is the argument `a b`); braces are put back
+//! when such an argument is shown, except around the first argument after
+//! the options, which Postfix shows bare.
 //!
 //! The command's options come first, as getopt(3) reads them: `-o
 //! name=value`, `-oname=value`, `-o { name = value }` set a parameter for
@@ -241,7 +242,8 @@ pub fn tokenize(line: &str) -> Vec<&str> {
 }
 
 /// The text inside a token that starts with `{`, trimmed; reports a
-/// missing `}` or text after it, as Postfix does.
+/// missing `}` or text after it, as Postfix does, and goes on with the
+/// text inside.
 pub fn unbrace(token: &str) -> String {
     let b = token.as_bytes();
     let mut depth = 0usize;
@@ -264,12 +266,18 @@ pub fn unbrace(token: &str) -> String {
     token[1..].trim().to_string()
 }
 
-/// A plain argument as it is shown.
-fn plain_arg(token: &str) -> Arg {
-    if token.starts_with('{') {
-        Arg::Word(render_word(&unbrace(token)))
+/// A plain argument as it is shown: a group loses its braces, which are
+/// put back when the text has whitespace, except for the first argument
+/// after the options (Postfix shows that one bare).
+fn plain_arg(token: &str, first: bool) -> Arg {
+    if !token.starts_with('{') {
+        return Arg::Word(token.to_string());
+    }
+    let inner = unbrace(token);
+    if first {
+        Arg::Word(inner)
     } else {
-        Arg::Word(token.to_string())
+        Arg::Word(render_word(&inner))
     }
 }
 
@@ -305,7 +313,7 @@ pub fn parse_args(tokens: &[&str]) -> Vec<Arg> {
     let Some((command, rest)) = tokens.split_first() else {
         return out;
     };
-    out.push(plain_arg(command));
+    out.push(Arg::Word(command.to_string()));
     let mut options = true;
     let mut want_value = false;
     for tok in rest {
@@ -315,8 +323,8 @@ pub fn parse_args(tokens: &[&str]) -> Vec<Arg> {
             continue;
         }
         if !options || !tok.starts_with('-') || *tok == "-" {
+            out.push(plain_arg(tok, options));
             options = false;
-            out.push(plain_arg(tok));
             continue;
         }
         if *tok == "--" {
@@ -398,11 +406,13 @@ pub struct MasterFile {
 }
 
 impl MasterFile {
-    /// Reads `dir/master.cf`; a missing file is a warning and no entries.
-    pub fn read(dir: &str) -> Result<MasterFile> {
+    /// Reads `dir/master.cf`; unless `must_exist`, a missing file is a
+    /// warning and no entries.
+    pub fn read(dir: &str, must_exist: bool) -> Result<MasterFile> {
         let path = file_in(dir, "master.cf");
         match read_text(&path) {
             Ok(text) => MasterFile::parse(&path, &text),
+            Err(e) if must_exist => fatal!("open {}: {}", path, strerror(&e)),
             Err(e) => {
                 warning!("open {}: {}", path, strerror(&e));
                 Ok(MasterFile {
@@ -535,6 +545,26 @@ fn warn_unmatched(pats: &[Pattern], matched: &[bool]) {
     }
 }
 
+/// The patterns that select an entry, in order; each one that matches
+/// shows the entry again, as Postfix does. No patterns select all.
+fn selections<'p>(
+    pats: &'p [Pattern],
+    matched: &mut [bool],
+    e: &Entry,
+) -> Vec<Option<&'p Pattern>> {
+    if pats.is_empty() {
+        return vec![None];
+    }
+    let mut v = Vec::new();
+    for (p, hit) in pats.iter().zip(matched.iter_mut()) {
+        if p.matches_entry(e) {
+            *hit = true;
+            v.push(Some(p));
+        }
+    }
+    v
+}
+
 /// `-M`: the entries, all or those selected.
 pub fn show_entries(
     m: &MasterFile,
@@ -546,29 +576,13 @@ pub fn show_entries(
     let pats = patterns(args, 2, "-M option requires service_name[/type]")?;
     let mut matched = vec![false; pats.len()];
     for e in &m.entries {
-        if !select(&pats, &mut matched, |p| p.matches_entry(e)) {
-            continue;
+        for _ in selections(&pats, &mut matched, e) {
+            let e = expand_entry(e, expand)?;
+            out.extend_from_slice(e.render(fold).as_bytes());
         }
-        let e = expand_entry(e, expand)?;
-        out.extend_from_slice(e.render(fold).as_bytes());
     }
     warn_unmatched(&pats, &matched);
     Ok(())
-}
-
-/// Whether any pattern (or no pattern at all) selects; records matches.
-fn select(pats: &[Pattern], matched: &mut [bool], test: impl Fn(&Pattern) -> bool) -> bool {
-    if pats.is_empty() {
-        return true;
-    }
-    let mut any = false;
-    for (p, hit) in pats.iter().zip(matched.iter_mut()) {
-        if test(p) {
-            *hit = true;
-            any = true;
-        }
-    }
-    any
 }
 
 /// Expands the value of a setting of an entry (`-x`).
@@ -598,6 +612,33 @@ pub fn command_name(e: &Entry) -> &str {
     }
 }
 
+/// The command field, as `-F` shows it.
+fn command_line(e: &Entry, name: &str, how: Show) -> String {
+    if how.no_values {
+        return fold::name_line(name);
+    }
+    let mut f = if how.no_names {
+        Folder::new("", how.fold)
+    } else {
+        let mut f = Folder::new(name, how.fold);
+        f.word("=");
+        f
+    };
+    for (i, a) in e.args.iter().enumerate() {
+        match a {
+            Arg::Word(w) if i == 0 && how.no_names => f.glue_first(w),
+            Arg::Word(w) => f.word(w),
+            Arg::Override { text, .. } => {
+                f.break_line();
+                f.word("-o");
+                f.glue(text);
+                f.break_line();
+            }
+        }
+    }
+    f.finish()
+}
+
 /// `-F`: the fields, as `service/type/field = value`.
 pub fn show_fields(
     m: &MasterFile,
@@ -609,72 +650,30 @@ pub fn show_fields(
     let pats = patterns(args, 3, "-F option requires service_name[/type[/field]]")?;
     for p in &pats {
         if let Some(Some(f)) = p.parts.get(2)
-            && !FIELD_NAMES.contains(&f.as_str()) {
-                return fatal!("invalid service attribute name: \"{f}\"");
-            }
+            && !FIELD_NAMES.contains(&f.as_str())
+        {
+            return fatal!("invalid service attribute name: \"{f}\"");
+        }
     }
     let mut matched = vec![false; pats.len()];
     for e in &m.entries {
-        let e = expand_entry(e, expand)?;
-        for (i, field) in FIELD_NAMES.iter().enumerate() {
-            if !select(&pats, &mut matched, |p| {
-                p.matches_entry(&e) && p.matches_name(field)
-            }) {
-                continue;
-            }
-            let name = format!("{}/{}", e.id(), field);
-            if i < 7 {
-                show_line(out, how, &name, &e.fields[i]);
-            } else if how.no_values {
-                out.extend_from_slice(fold::name_line(&name).as_bytes());
-            } else {
-                let head = if how.no_names {
-                    String::new()
-                } else {
-                    format!("{name} =")
-                };
-                let mut f = Folder::new(&head, how.fold);
-                if head.is_empty() {
-                    let mut args = e.args.clone();
-                    if let Some(Arg::Word(w)) = args.first_mut() {
-                        // The command starts the line.
-                        f = Folder::new(w, how.fold);
-                        args.remove(0);
-                        for a in &args {
-                            lay_out_one(&mut f, a);
-                        }
-                    }
-                } else {
-                    let mut first = true;
-                    for a in &e.args {
-                        if first {
-                            if let Arg::Word(w) = a {
-                                f.word(w);
-                            }
-                            first = false;
-                        } else {
-                            lay_out_one(&mut f, a);
-                        }
-                    }
+        for p in selections(&pats, &mut matched, e) {
+            let e = expand_entry(e, expand)?;
+            for (i, field) in FIELD_NAMES.iter().enumerate() {
+                if p.is_some_and(|p| !p.matches_name(field)) {
+                    continue;
                 }
-                out.extend_from_slice(f.finish().as_bytes());
+                let name = format!("{}/{}", e.id(), field);
+                if i < 7 {
+                    show_line(out, how, &name, &e.fields[i]);
+                } else {
+                    out.extend_from_slice(command_line(&e, &name, how).as_bytes());
+                }
             }
         }
     }
     warn_unmatched(&pats, &matched);
     Ok(())
-}
-
-fn lay_out_one(f: &mut Folder, a: &Arg) {
-    match a {
-        Arg::Word(w) => f.word(w),
-        Arg::Override { text, .. } => {
-            f.break_line();
-            f.word("-o");
-            f.glue(text);
-            f.break_line();
-        }
-    }
 }
 
 /// `-P`: the `-o` settings, as `service/type/name = value`.
@@ -692,14 +691,14 @@ pub fn show_params(
     )?;
     let mut matched = vec![false; pats.len()];
     for e in &m.entries {
-        for (n, v) in e.settings_sorted() {
-            if !select(&pats, &mut matched, |p| {
-                p.matches_entry(e) && p.matches_name(n)
-            }) {
-                continue;
+        for p in selections(&pats, &mut matched, e) {
+            for (n, v) in e.settings_sorted() {
+                if p.is_some_and(|p| !p.matches_name(n)) {
+                    continue;
+                }
+                let value = expand(e, v)?;
+                show_line(out, how, &format!("{}/{}", e.id(), n), &value);
             }
-            let value = expand(e, v)?;
-            show_line(out, how, &format!("{}/{}", e.id(), n), &value);
         }
     }
     warn_unmatched(&pats, &matched);

@@ -11,18 +11,19 @@
 //! and blank lines that follow it, up to the next entry. Lines of entries
 //! that do not change are written back byte for byte.
 //!
-//! - `-M -e service/type=text` replaces the entry with the one that `text`
-//!   describes, laid out as `postconf -Mf` shows it, followed by the
-//!   comment lines the old entry owned; an entry that does not exist is
-//!   appended at the end of the file.
-//! - `-MX service/type` removes the entry and keeps its comments;
-//!   `-M# service/type` puts `#` in front of each of its lines.
+//! - `-M -e service/type=text` replaces the first entry that
+//!   `service/type` or the service of `text` selects with the entry that
+//!   `text` describes, laid out as `postconf -Mf` shows it and followed by
+//!   the comment lines the old entry owned; other entries so selected are
+//!   removed. When none is, the new entry is appended at the end.
+//! - `-MX service/type` removes the entries and keeps their comments;
+//!   `-M# service/type` puts `#` in front of each of their lines.
 //! - `-F -e service/type/field=value` sets one field (`command` takes the
 //!   command and its arguments); `-P -e service/type/name=value` sets an
 //!   `-o` parameter, in place or after the last `-o`; `-PX
 //!   service/type/name` removes it. The entry is written back as `-Mf`
-//!   shows it, after the comment lines it owned. `service` and `type` may
-//!   be `*`.
+//!   shows it, after the comment lines it owned. In all of these,
+//!   `service` and `type` may be `*`.
 //!
 //! The file is replaced as in [`crate::edit`].
 //!
@@ -38,7 +39,7 @@ use crate::edit::{is_own_line, read_for_edit, write_file};
 use crate::master::{
     Arg, Entry, FIELD_NAMES, MasterFile, Pattern, parse_args, parse_entry, tokenize,
 };
-use crate::msg::{Result, fatal, warning};
+use crate::msg::{Fatal, Result, fatal, warning};
 use crate::settings::file_in;
 
 /// What happens to an entry.
@@ -53,12 +54,20 @@ enum Action {
     Rewrite(String),
 }
 
-/// A `-M` request: `service/type` and, for `-e`, the new entry.
+/// A `-M` request: `service/type` (`*` allowed) and, for `-e`, the new
+/// entry.
 struct ServiceRequest {
-    service: String,
-    kind: String,
+    pattern: Pattern,
     entry: Option<Entry>,
     done: bool,
+}
+
+impl ServiceRequest {
+    /// Whether the request applies to `e`: the pattern matches it, or,
+    /// for `-e`, the new entry names the same service.
+    fn matches(&self, e: &Entry) -> bool {
+        self.pattern.matches_entry(e) || self.entry.as_ref().is_some_and(|n| n.id() == e.id())
+    }
 }
 
 fn service_requests(path: &str, edit: Edit, args: &[String]) -> Result<Vec<ServiceRequest>> {
@@ -69,17 +78,22 @@ fn service_requests(path: &str, edit: Edit, args: &[String]) -> Result<Vec<Servi
             (Edit::Set, None) => return fatal!("missing '=' after attribute name: \"{a}\""),
             (_, _) => (a.as_str(), None),
         };
-        let parts: Vec<&str> = key.split('/').collect();
-        if parts.len() != 2 || parts.iter().any(|p| p.is_empty() || p.contains('*')) {
-            return fatal!("-Me, -MX or -M# requires service_name/type");
-        }
+        let pattern = match Pattern::parse(key, 2) {
+            Some(p) if p.parts.len() == 2 => p,
+            _ => return fatal!("-Me, -MX or -M# requires service_name/type"),
+        };
         let entry = match value {
-            Some(v) => Some(parse_entry(v.trim(), path, 0)?),
+            Some(v) => match parse_entry(v.trim(), path, 0) {
+                Ok(e) => Some(e),
+                Err(f) if f.0.ends_with("bad field count") => {
+                    return fatal!("bad field count: \"{a}\"");
+                }
+                Err(f) => return Err(f),
+            },
             None => None,
         };
         out.push(ServiceRequest {
-            service: parts[0].to_string(),
-            kind: parts[1].to_string(),
+            pattern,
             entry,
             done: false,
         });
@@ -105,26 +119,31 @@ fn item_requests(mode: Mode, edit: Edit, args: &[String]) -> Result<Vec<ItemRequ
             (_, _) => (a.as_str(), None),
         };
         let usage = if mode == Mode::Fields {
-            "-F option requires service_name/type/field"
+            "-Fe or -FX requires service_name/type/field_name"
         } else {
-            "-P option requires service_name/type/parameter"
+            "-Pe or -PX requires service_name/type/parameter"
         };
         let parts: Vec<&str> = key.split('/').collect();
-        if parts.len() != 3 || parts[2].is_empty() || parts[2] == "*" {
-            return fatal!("{usage}");
-        }
-        let Some(pattern) = Pattern::parse(key, 3) else {
+        let Some(pattern) = Pattern::parse(key, 3).filter(|_| parts.len() == 3) else {
             return fatal!("{usage}");
         };
+        if parts[2] == "*" {
+            return if mode == Mode::Fields {
+                fatal!("-Fe does not accept wild-card field name")
+            } else {
+                fatal!("-Pe does not accept wild-card parameter name")
+            };
+        }
         let name = parts[2].trim().to_string();
         if mode == Mode::Fields && !FIELD_NAMES.contains(&name.as_str()) {
             return fatal!("invalid service attribute name: \"{name}\"");
         }
         if mode == Mode::Params
             && let Some(v) = &value
-                && v.contains(|c: char| c.is_ascii_whitespace()) {
-                    return fatal!("-Pe does not accept whitespace in parameter value");
-                }
+            && v.contains(|c: char| c.is_ascii_whitespace())
+        {
+            return fatal!("-Pe does not accept whitespace in parameter value");
+        }
         out.push(ItemRequest {
             arg: a.clone(),
             pattern,
@@ -155,8 +174,16 @@ fn set_field(e: &mut Entry, field: &str, value: &str, path: &str) -> Result<()> 
     let mut text = fields.join(" ");
     text.push(' ');
     text.push_str(&e.command_text());
-    let checked = parse_entry(&text, path, e.first + 1)?;
-    e.fields = checked.fields;
+    match parse_entry(&text, path, e.first + 1) {
+        Ok(checked) => e.fields = checked.fields,
+        // The complaint quotes the new value, not the whole entry.
+        Err(f) => {
+            return Err(match f.0.rfind(" in \"") {
+                Some(at) => Fatal(format!("{} in \"{}\"", &f.0[..at], value)),
+                None => f,
+            });
+        }
+    }
     Ok(())
 }
 
@@ -251,15 +278,16 @@ pub fn edit(dir: &str, mode: Mode, edit: Edit, args: &[String]) -> Result<()> {
         actions = vec![Action::Keep; m.entries.len()];
         for (e, action) in m.entries.iter().zip(actions.iter_mut()) {
             for r in reqs.iter_mut() {
-                if r.service != e.service() || r.kind != e.kind() {
+                if !r.matches(e) {
                     continue;
                 }
-                r.done = true;
                 *action = match (&r.entry, edit) {
-                    (Some(new), _) => Action::Replace(new.render(true)),
-                    (None, Edit::Remove) => Action::Remove,
+                    // The first match takes the new entry, others go.
+                    (Some(new), _) if !r.done => Action::Replace(new.render(true)),
+                    (Some(_), _) | (None, Edit::Remove) => Action::Remove,
                     (None, _) => Action::Comment,
                 };
+                r.done = true;
             }
         }
         for r in reqs.iter().filter(|r| !r.done) {
@@ -316,11 +344,7 @@ mod tests {
         if mode == Mode::Master {
             let reqs = service_requests("./master.cf", edit, &v).unwrap();
             for r in reqs {
-                match m
-                    .entries
-                    .iter()
-                    .position(|e| e.service() == r.service && e.kind() == r.kind)
-                {
+                match m.entries.iter().position(|e| r.matches(e)) {
                     Some(i) => {
                         actions[i] = match (&r.entry, edit) {
                             (Some(n), _) => Action::Replace(n.render(true)),

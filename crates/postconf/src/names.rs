@@ -29,8 +29,8 @@
 //! `mailbox_command`, and the read-only ones, such as `process_id`, whose
 //! setting is reported) and every master.cf `-o` value, and reports each
 //! `$name` that nothing defines as `undefined parameter`. Then it expands
-//! every main.cf value, which ends the program on a loop or a syntax
-//! error, as `macro processing error`.
+//! the main.cf value of every parameter in use, which ends the program on
+//! a loop or a syntax error, as `macro processing error`.
 //!
 //! A main.cf setting or master.cf `-o` setting whose name is in no class
 //! is reported as `unused parameter: name=value` after the output.
@@ -248,13 +248,14 @@ impl Table {
         let mut used_locally: HashSet<(usize, String)> = HashSet::new();
         let scan = |text: &str, file: &str| -> Vec<String> {
             let mut names = Vec::new();
-            if let Err(e) = expand::scan(text, &mut |n| names.push(n.to_string())) {
-                warning!("{e}");
-            }
+            let result = expand::scan(text, &mut |n| names.push(n.to_string()));
             for n in &names {
                 if !self.defined(n, settings, &master_names) {
                     warning!("{file}: undefined parameter: {n}");
                 }
+            }
+            if let Err(e) = result {
+                warning!("{e}");
             }
             names
         };
@@ -312,10 +313,13 @@ impl Table {
                 used.push(n.to_string());
             }
         }
-        // Every value must expand.
+        // The value of every parameter in use must expand.
         for s in settings.entries() {
             let n = s.name.as_str();
-            if READ_ONLY.contains(&n) || RAW.contains(&n) {
+            if READ_ONLY.contains(&n)
+                || RAW.contains(&n)
+                || (self.class(n).is_none() && !used.iter().any(|u| u == n))
+            {
                 continue;
             }
             if let Err(e) = expand::evaluate(&s.value, lookup) {

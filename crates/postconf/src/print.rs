@@ -82,9 +82,10 @@ impl<'a> Values<'a> {
     /// The raw value that a parameter has for this command.
     pub fn raw(&self, name: &str) -> Option<String> {
         if !self.defaults_only
-            && let Some(v) = self.settings.get(name) {
-                return Some(v.to_string());
-            }
+            && let Some(v) = self.settings.get(name)
+        {
+            return Some(v.to_string());
+        }
         self.default_of(name)
     }
 
@@ -143,7 +144,8 @@ pub fn show(opts: &Options, values: &Values<'_>, out: &mut Vec<u8>) -> Result<()
     } else {
         let mut v = Vec::new();
         for n in &opts.args {
-            if !table.selected(n, opts.classes) {
+            // -C limits the listing, not the names asked for.
+            if table.class(n).is_none() {
                 warning!("{n}: unknown parameter");
             } else if !opts.non_default || settings.contains(n) {
                 v.push(n.clone());

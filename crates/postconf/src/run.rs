@@ -76,7 +76,7 @@ pub fn run(opts: &Options, out: &mut Vec<u8>) -> Result<()> {
         s.apply_overrides(&opts.overrides);
         s
     };
-    let master = MasterFile::read(&dir)?;
+    let master = MasterFile::read(&dir, opts.mode != Mode::Main)?;
     let mut table = Table::new(&master);
     if !opts.defaults {
         let used = {

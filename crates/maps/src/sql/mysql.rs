@@ -57,7 +57,10 @@ impl Mysql {
                 b = b.ip_or_hostname(Some(h)).tcp_port(port.unwrap_or(3306));
             }
         }
-        mysql::Conn::new(b).map_err(|e| e.to_string())
+        mysql::Conn::new(b).map_err(|e| match e {
+            mysql::Error::DriverError(d) => d.to_string(),
+            e => e.to_string(),
+        })
     }
 }
 

@@ -73,7 +73,11 @@ impl Pgsql {
             c
         };
         c.connect_timeout(self.timeout);
-        c.connect(postgres::NoTls).map_err(|e| e.to_string())
+        c.connect(postgres::NoTls)
+            .map_err(|e| match std::error::Error::source(&e) {
+                Some(s) => format!("{e}: {s}"),
+                None => e.to_string(),
+            })
     }
 }
 

@@ -44,14 +44,6 @@ use params::{BoolParam, IntParam, Kind, LongParam, StrParam, TimeParam};
 /// Where Postfix keeps its configuration when nothing else is said.
 pub const DEFAULT_CONFIG_DIR: &str = "/etc/postfix";
 
-/// The lookup table types (`type:name`) that this mail system supports,
-/// as `postconf -m` lists them.
-///
-/// This list is a stand-in: the maps crate will own it and derive it from
-/// the table types it implements; until then, keep it to the types that
-/// exist.
-pub const TABLE_TYPES: &[&str] = &["environ", "fail", "inline", "static", "texthash"];
-
 /// The configuration directory: `MAIL_CONFIG` from the environment, else
 /// [`DEFAULT_CONFIG_DIR`].
 pub fn config_dir_from_env() -> PathBuf {
@@ -369,9 +361,17 @@ impl Config {
 
     /// Checks only the `-o` overrides (those main.cf does not explain).
     pub fn check_overrides(&self) -> Vec<ConfigError> {
-        let mut names: Vec<&str> = self.overrides.keys().map(String::as_str).filter(|n| *n != "service_name").collect();
+        let mut names: Vec<&str> = self
+            .overrides
+            .keys()
+            .map(String::as_str)
+            .filter(|n| *n != "service_name")
+            .collect();
         names.sort_unstable();
-        names.into_iter().filter_map(|n| self.check_one(n).err()).collect()
+        names
+            .into_iter()
+            .filter_map(|n| self.check_one(n).err())
+            .collect()
     }
 
     /// Checks every parameter that main.cf or an override sets: it must
@@ -392,7 +392,10 @@ impl Config {
             .collect();
         extra.sort_unstable();
         names.extend(extra);
-        names.into_iter().filter_map(|n| self.check_one(n).err()).collect()
+        names
+            .into_iter()
+            .filter_map(|n| self.check_one(n).err())
+            .collect()
     }
 
     /// Checks one parameter's expanded value against its type.
@@ -405,7 +408,9 @@ impl Config {
         match kind {
             Kind::Bool => {
                 let v = self.get(name)?;
-                value::parse_bool(&v).map(drop).ok_or_else(|| self.bad(name, "boolean", v))
+                value::parse_bool(&v)
+                    .map(drop)
+                    .ok_or_else(|| self.bad(name, "boolean", v))
             }
             Kind::Int | Kind::Long => self.int_named(name).map(drop),
             Kind::Time(u) => self.time_named(name, u).map(drop),

@@ -71,7 +71,7 @@ pub fn format_date(unix: i64, offset: i32, zone: Option<&str>) -> String {
     let sign = if offset < 0 { '-' } else { '+' };
     let off = offset.unsigned_abs() / 60;
     let mut s = format!(
-        "{}, {:2} {} {} {:02}:{:02}:{:02} {}{:02}{:02}",
+        "{}, {:2} {} {:04} {:02}:{:02}:{:02} {}{:02}{:02}",
         DAYS[wday],
         d,
         MONTHS[(m - 1) as usize],
@@ -188,11 +188,9 @@ pub fn parse_date(value: &str) -> Result<DateTime, DateError> {
     let mut w: Vec<&str> = clean.split_ascii_whitespace().collect();
     // Drop a leading day name.
     if w.first().is_some_and(|d| {
-        d.len() >= 3
-            && DAYS
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(&d[..3.min(d.len())]))
-            && d.bytes().all(|c| c.is_ascii_alphabetic())
+        d.bytes().all(|c| c.is_ascii_alphabetic())
+            && d.get(..3)
+                .is_some_and(|p| DAYS.iter().any(|n| n.eq_ignore_ascii_case(p)))
     }) {
         w.remove(0);
     }
@@ -206,12 +204,11 @@ pub fn parse_date(value: &str) -> Result<DateTime, DateError> {
         _ => return Err(DateError::Syntax),
     };
     let month = month_number(month).ok_or(DateError::Month)?;
-    let mut year = num(year)?;
-    year = match year.to_string().len() {
-        1 | 2 if year < 50 => year + 2000,
-        1 | 2 => year + 1900,
-        3 => year + 1900,
-        _ => year,
+    // Obsolete years: two digits are 1950-2049, three are since 1900.
+    let year = match (num(year)?, year.len()) {
+        (y, 1 | 2) if y < 50 => y + 2000,
+        (y, 1..=3) => y + 1900,
+        (y, _) => y,
     };
     let t: Vec<&str> = time.split(':').collect();
     let (hh, mm, ss) = match t.as_slice() {
@@ -325,6 +322,14 @@ mod tests {
             ("Mon, 23 Nov 2026 13:-1:50 +0000", Err(DateError::Syntax)),
             ("Mon, 23 Nov 2026 13:01:50:00 +0000", Err(DateError::Syntax)),
             ("(((", Err(DateError::Syntax)),
+            // fuzz/artifacts/date/crash-cb2436715aa9b2af4cfcc66ac82da0d068ada6b6
+            ("\n/\u{5}\u{780}", Err(DateError::Syntax)),
+            (
+                "\u{780}\u{780} 1 Jan 2000 00:00 +0000",
+                Err(DateError::Syntax),
+            ),
+            ("1 Jan 0000 00:00:00 +0000", Ok((-62_167_219_200, 0))),
+            ("1 Jan 0999 00:00:00 +0000", Ok((-30_641_760_000, 0))),
         ];
         for (s, want) in cases {
             let got = parse_date(s).map(|d| (d.unix, d.offset));

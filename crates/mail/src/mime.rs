@@ -1112,6 +1112,49 @@ mod tests {
         assert_eq!(out, b"Content-Transfer-Encoding: quoted-printable\n\n=E9");
     }
 
+    /// Every line comes back exactly once, in order: headers whole,
+    /// body lines in pieces.
+    #[test]
+    fn every_line_reported_once() {
+        let opts = MimeOptions {
+            line_length_limit: 3,
+            boundary_length_limit: 2,
+            nesting_limit: 1,
+            ..MimeOptions::default()
+        };
+        let msgs = [
+            "Content-Type: multipart/mixed; boundary=ab\n\n--ab\nX: 1\n cont\nnot header\n--ab\nContent-Type: message/rfc822\n\nSubject: s\n\nbody\n--ab--\nepi\n",
+            "A: 1\n\n\n\n",
+            "\n",
+            " x\ny",
+        ];
+        for msg in msgs {
+            let mut m = MimeState::new(opts);
+            let mut rebuilt = Vec::new();
+            let mut f = |e: Event<'_>| match e {
+                Event::Header { header, .. } => {
+                    rebuilt.extend_from_slice(header);
+                    rebuilt.push(b'\n');
+                }
+                Event::Body {
+                    line, continues, ..
+                } => {
+                    rebuilt.extend_from_slice(line);
+                    if !continues {
+                        rebuilt.push(b'\n');
+                    }
+                }
+                _ => {}
+            };
+            let body = msg.strip_suffix('\n').unwrap_or(msg);
+            for line in body.split('\n') {
+                m.update(line.as_bytes(), &mut f);
+            }
+            m.finish(&mut f);
+            assert_eq!(String::from_utf8_lossy(&rebuilt), format!("{body}\n"));
+        }
+    }
+
     #[test]
     fn hostile_inputs_do_not_panic() {
         let opts = MimeOptions {

@@ -444,6 +444,8 @@ pub struct MimeState {
     /// Encoding of the body being read.
     body_encoding: Encoding,
     errors: MimeErrors,
+    declared_8bit: bool,
+    body_8bit: bool,
 }
 
 impl MimeState {
@@ -457,12 +459,25 @@ impl MimeState {
             stack: Vec::new(),
             body_encoding: Encoding::SevenBit,
             errors: MimeErrors::default(),
+            declared_8bit: false,
+            body_8bit: false,
         }
     }
 
     /// The errors reported so far.
     pub fn errors(&self) -> MimeErrors {
         self.errors
+    }
+
+    /// Whether some part declared `Content-Transfer-Encoding: 8bit` or
+    /// `binary` (what cleanup records as the message's 8-bit encoding).
+    pub fn declared_8bit(&self) -> bool {
+        self.declared_8bit
+    }
+
+    /// Whether some body line held bytes above 127.
+    pub fn body_8bit(&self) -> bool {
+        self.body_8bit
     }
 
     /// How many multiparts enclose the current line.
@@ -555,6 +570,8 @@ impl MimeState {
                 }
                 Some(HeaderKind::ContentTransferEncoding) => {
                     self.part.encoding = Encoding::parse(value);
+                    self.declared_8bit |=
+                        matches!(self.part.encoding, Encoding::EightBit | Encoding::Binary);
                     self.part.encoding_token = first_token(value).to_vec();
                 }
                 _ => {}
@@ -634,9 +651,11 @@ impl MimeState {
                 return;
             }
         }
-        if !matches!(self.body_encoding, Encoding::EightBit | Encoding::Binary)
+        let eight = line.iter().any(|&c| c >= 0x80);
+        self.body_8bit |= eight;
+        if eight
+            && !matches!(self.body_encoding, Encoding::EightBit | Encoding::Binary)
             && !self.opts.disable_mime
-            && line.iter().any(|&c| c >= 0x80)
         {
             self.error(MimeError::EightBitIn7BitBody, line, out);
         }

@@ -256,6 +256,11 @@ fn run(tool: Tool, program: &str, args: &[String]) -> Result<i32, Fatal> {
         };
         for spec in &specs {
             become_owner(spec, o.as_root)?;
+            let (kind, name) = crate::split_spec(spec, &default_type);
+            if build::is_buildable(kind) {
+                found |= delete_copy(spec, kind, name, &keys, write)?;
+                continue;
+            }
             let mut m = crate::open(spec, &cfg, write).map_err(|e| Fatal(e.to_string()))?;
             for k in &keys {
                 match m.delete(k) {
@@ -495,30 +500,60 @@ fn incremental(tool: Tool, spec: &str, flags: OpenFlags) -> Result<(), Fatal> {
     for w in warnings {
         crate::msg::warn(&w);
     }
-    let mut d = crate::db::IndexedDict::open_path(spec, kind, &path, true)
-        .map_err(|e| Fatal(e.to_string()))?;
-    d.set_fold(flags.fold);
-    d.begin().map_err(|e| Fatal(e.to_string()))?;
-    for (k, v) in entries {
-        let exists = d.contains(&k).map_err(|e| Fatal(e.to_string()))?;
-        if exists {
-            match flags.dup {
-                Dup::Warn => {
-                    crate::msg::warn(&format!(
-                        "{}: duplicate entry: \"{k}\"",
-                        crate::db::display_name(kind, name)
-                    ));
-                    continue;
+    let mut dups = Vec::new();
+    crate::db::edit_copy(spec, kind, &path, flags.fold, |d| {
+        for (k, v) in &entries {
+            if d.contains(k)? {
+                match flags.dup {
+                    Dup::Warn => {
+                        dups.push(k.clone());
+                        continue;
+                    }
+                    Dup::Ignore => continue,
+                    Dup::Replace => {}
                 }
-                Dup::Ignore => continue,
-                Dup::Replace => {}
             }
+            d.update(k, v)?;
         }
-        d.update(&k, &v)
-            .map_err(|e| Fatal(format!("table {spec}: write error: {}", e.reason())))?;
+        Ok(())
+    })
+    .map_err(|e| Fatal(format!("table {spec}: write error: {}", e.reason())))?;
+    for k in dups {
+        crate::msg::warn(&format!(
+            "{}: duplicate entry: \"{k}\"",
+            crate::db::display_name(kind, name)
+        ));
     }
-    d.commit().map_err(|e| Fatal(e.to_string()))?;
     Ok(())
+}
+
+/// `-d` on an indexed table: the keys removed from an edited copy.
+fn delete_copy(
+    spec: &str,
+    kind: &str,
+    name: &str,
+    keys: &[String],
+    flags: OpenFlags,
+) -> Result<bool, Fatal> {
+    if kind == "cdb" {
+        fatal!(
+            "dict_cdb_open: inappropriate open flags for cdb database - specify O_RDONLY or O_WRONLY|O_CREAT|O_TRUNC"
+        );
+    }
+    let path = crate::db::db_path(kind, name);
+    // Opening first gives the usual errors (missing file, wrong format).
+    crate::db::IndexedDict::open_path(spec, kind, &path, false)
+        .map_err(|e| Fatal(e.to_string()))?;
+    let mut found = false;
+    crate::db::edit_copy(spec, kind, &path, flags.fold, |d| {
+        d.set_nul(flags.nul);
+        for k in keys {
+            found |= d.delete(k)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| Fatal(format!("table {spec}: delete error: {}", e.reason())))?;
+    Ok(found)
 }
 
 /// Run by root, becomes the owner of the table's source file (unless

@@ -44,7 +44,9 @@
 //! [`has_8bit`] and [`downgrade`] serve the SMTP client: a message with
 //! 8-bit parts sent to a server without 8BITMIME gets its `8bit` and
 //! `binary` leaf parts re-encoded as quoted-printable and the
-//! `Content-Transfer-Encoding` of the containers set to `7bit`.
+//! `Content-Transfer-Encoding` of the containers set to `7bit`; as in
+//! Postfix, the new header replaces the old one at the end of its header
+//! block, and soft line breaks fall where Postfix puts them.
 //!
 //! ## SEE ALSO
 //! RFC 2045, RFC 2046, header_checks(5), [`crate::header`]
@@ -687,9 +689,11 @@ pub fn has_8bit(content: &[u8]) -> bool {
     content.iter().any(|&c| c >= 0x80)
 }
 
-/// Quoted-printable encoding of one line (RFC 2045 section 6.7): soft
-/// line breaks keep each output line within 76 characters; blanks at
-/// the end of the line are encoded. Output lines are joined with `\n`.
+/// Quoted-printable encoding of one line (RFC 2045 section 6.7) as
+/// Postfix's downgrade writes it: before each character, a line that
+/// is already longer than 72 characters gets a soft break (`=` and
+/// `\n`), so output lines stay within 76; a blank is encoded only as
+/// the last character of the input line.
 pub fn qp_encode_line(line: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(line.len() + line.len() / 8 + 4);
     let mut col = 0;
@@ -697,19 +701,17 @@ pub fn qp_encode_line(line: &[u8]) -> Vec<u8> {
         let last = i + 1 == line.len();
         let literal =
             ((c == b' ' || c == b'\t') && !last) || ((33..=126).contains(&c) && c != b'=');
-        let width = if literal { 1 } else { 3 };
-        // Room for the soft break "=" unless this is the last char.
-        let limit = if last { 76 } else { 75 };
-        if col + width > limit {
+        if col > 72 {
             out.extend_from_slice(b"=\n");
             col = 0;
         }
         if literal {
             out.push(c);
+            col += 1;
         } else {
             out.extend_from_slice(format!("={c:02X}").as_bytes());
+            col += 3;
         }
-        col += width;
     }
     out
 }
@@ -759,15 +761,18 @@ pub fn downgrade(content: &[u8], opts: MimeOptions) -> Option<Vec<u8>> {
                 _ => None,
             };
             qp = eight && leaf;
+            // Postfix drops the old header and appends the new one at
+            // the end of the header block.
             for (h, is_cte) in block.drain(..) {
-                match (is_cte, new_cte) {
-                    (true, Some(n)) => {
-                        out.extend_from_slice(n);
-                        changed = true;
-                    }
-                    _ => out.extend_from_slice(&h),
+                if !(is_cte && new_cte.is_some()) {
+                    out.extend_from_slice(&h);
+                    out.push(b'\n');
                 }
+            }
+            if let Some(n) = new_cte {
+                out.extend_from_slice(n);
                 out.push(b'\n');
+                changed = true;
             }
             if let MediaType::Multipart { digest } = block_media {
                 digest_stack.push(digest);
@@ -1091,16 +1096,37 @@ mod tests {
         assert_eq!(Encoding::parse(b"x-uuencode"), Encoding::Other);
     }
 
+    /// Lines Postfix 3.7.11's SMTP client wrote when it downgraded an
+    /// 8bit part for a relay without 8BITMIME.
     #[test]
-    fn qp() {
-        assert_eq!(qp_encode_line(b"caf\xc3\xa9 = ok "), b"caf=C3=A9 =3D ok=20");
-        assert_eq!(qp_encode_line(b""), b"");
-        assert_eq!(qp_encode_line(b"\t"), b"=09");
+    fn qp_like_postfix() {
+        let x = |n| "x".repeat(n);
+        let cases: Vec<(Vec<u8>, String)> = vec![
+            (x(73).into_bytes(), x(73)),
+            (
+                [x(71).as_bytes(), b"\xc3\xa9\xc3\xa9"].concat(),
+                format!("{}=C3=\n=A9=C3=A9", x(71)),
+            ),
+            (format!("{} ", x(72)).into_bytes(), format!("{}=20", x(72))),
+            (
+                format!("{} y", x(72)).into_bytes(),
+                format!("{} =\ny", x(72)),
+            ),
+            (
+                [x(70).as_bytes(), b"\xc3\xa9y"].concat(),
+                format!("{}=C3=\n=A9y", x(70)),
+            ),
+            (x(74).into_bytes(), format!("{}=\nx", x(73))),
+            (b"trailing space ".to_vec(), "trailing space=20".to_string()),
+            (b"caf\xc3\xa9 = ok".to_vec(), "caf=C3=A9 =3D ok".to_string()),
+            (b"".to_vec(), String::new()),
+            (b"\t".to_vec(), "=09".to_string()),
+        ];
+        for (input, want) in cases {
+            assert_eq!(String::from_utf8_lossy(&qp_encode_line(&input)), want);
+        }
         let long = vec![b'a'; 200];
         let enc = qp_encode_line(&long);
-        for l in enc.split(|&c| c == b'\n') {
-            assert!(l.len() <= 76);
-        }
         let dec: Vec<u8> = enc
             .split(|&c| c == b'\n')
             .flat_map(|l| l.strip_suffix(b"=").unwrap_or(l).to_vec())
@@ -1116,7 +1142,13 @@ mod tests {
         assert!(!has_8bit(b"cafe"));
         let msg = b"Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: 8bit\n\n--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\ncaf\xc3\xa9\n--b\nContent-Type: text/plain\n\nplain\n--b--\n";
         let out = downgrade(msg, MimeOptions::default()).expect("changed");
+        // As Postfix 3.7.11 sent it: the new Content-Transfer-Encoding
+        // goes to the end of each header block.
         let want = "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: 7bit\n\n--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\ncaf=C3=A9\n--b\nContent-Type: text/plain\n\nplain\n--b--\n";
+        assert_eq!(String::from_utf8_lossy(&out), want);
+        let msg = b"Subject: dg2\nContent-Transfer-Encoding: 8bit\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nX-After: 1\n\n\xc3\xa9\n";
+        let out = downgrade(msg, MimeOptions::default()).expect("changed");
+        let want = "Subject: dg2\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nX-After: 1\nContent-Transfer-Encoding: quoted-printable\n\n=C3=A9\n";
         assert_eq!(String::from_utf8_lossy(&out), want);
         assert!(!has_8bit(&out));
         assert_eq!(

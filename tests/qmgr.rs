@@ -74,7 +74,7 @@ fn delivered_mail_is_logged_and_removed() {
     assert!(log.contains(&format!("postfix/qmgr[")), "{log}");
     assert!(
         log.contains(&format!(
-            "{id}: from=<sender@example.com>, size=21, nrcpt=2 (queue active)"
+            "{id}: from=<sender@example.com>, size=24, nrcpt=2 (queue active)"
         )),
         "{log}"
     );

@@ -298,7 +298,7 @@ impl Qmgr {
             "{}: from=<{}>, size={}, nrcpt={} (queue active)",
             m.id,
             daemon::Untrusted(&m.env.sender),
-            m.env.content_len,
+            m.env.size(),
             todo.len()
         );
         self.rcpts_in_memory += todo.len();

@@ -128,6 +128,21 @@ pub enum QueueError {
     Incomplete,
 }
 
+/// The permission bit that marks a message for forced expiration
+/// (`postsuper -e`); mailq(1) shows it as `#`.
+pub const MODE_EXPIRE: u32 = 0o010;
+
+/// Whether the permissions `mode` of a queue file mark it for forced
+/// expiration.
+pub fn mode_is_forced_expire(mode: u32) -> bool {
+    mode & MODE_EXPIRE != 0
+}
+
+/// Whether the permissions `mode` of a queue file say it is complete.
+pub fn mode_is_complete(mode: u32) -> bool {
+    mode & 0o700 == 0o700
+}
+
 /// A queue file being written.
 pub struct Writer {
     file: File,
@@ -141,6 +156,17 @@ pub struct Writer {
     /// File offset of the content record, once started.
     content_at: Option<u64>,
     content_len: u64,
+    /// Whether this is a queue file (not a maildrop file): it gets the
+    /// warning time and size records.
+    queue_records: bool,
+    /// Whether the envelope already has a warning time record.
+    has_warn: bool,
+    /// Whether [`Writer::end_content`] was called.
+    content_ended: bool,
+    /// The message size as Postfix counts it, for complete lines so far.
+    postfix_size: u64,
+    /// Length of the line being written (no newline seen yet).
+    line_len: u64,
     committed: bool,
 }
 
@@ -201,6 +227,11 @@ impl Writer {
                         flushed: 0,
                         content_at: None,
                         content_len: 0,
+                        queue_records: queue != "maildrop",
+                        has_warn: false,
+                        content_ended: false,
+                        postfix_size: 0,
+                        line_len: 0,
                         committed: false,
                     });
                 }
@@ -252,8 +283,30 @@ impl Writer {
 
     /// Appends a record.
     pub fn record(&mut self, t: RecordType, data: &[u8]) -> io::Result<()> {
+        if t == RecordType::WarnTime {
+            self.has_warn = true;
+        }
         record::put(&mut self.buf, t, data);
         self.maybe_flush()
+    }
+
+    /// Counts content bytes as Postfix would store them, line by line.
+    fn count_lines(&mut self, mut bytes: &[u8]) {
+        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
+            self.postfix_size += record::postfix_line_size(self.line_len + i as u64);
+            self.line_len = 0;
+            bytes = &bytes[i + 1..];
+        }
+        self.line_len += bytes.len() as u64;
+    }
+
+    /// The message size as Postfix counts it (for the size record).
+    pub fn postfix_size(&self) -> u64 {
+        if self.line_len > 0 {
+            self.postfix_size + record::postfix_line_size(self.line_len)
+        } else {
+            self.postfix_size
+        }
     }
 
     /// The arrival time record.
@@ -285,6 +338,9 @@ impl Writer {
     }
 
     pub fn begin_content(&mut self) -> io::Result<()> {
+        if self.queue_records && !self.has_warn {
+            self.record(RecordType::WarnTime, &0u64.to_le_bytes())?;
+        }
         self.content_at = Some(self.size());
         record::put_content_header(&mut self.buf, 0);
         Ok(())
@@ -294,6 +350,7 @@ impl Writer {
     pub fn content(&mut self, bytes: &[u8]) -> io::Result<()> {
         debug_assert!(self.content_at.is_some(), "invariant: begin_content first");
         self.content_len += bytes.len() as u64;
+        self.count_lines(bytes);
         if bytes.len() >= WRITE_CHUNK {
             self.flush()?;
             self.file.write_all(bytes)?;
@@ -307,6 +364,7 @@ impl Writer {
     /// Ends the content and starts the extracted segment.
     pub fn end_content(&mut self) -> io::Result<()> {
         let at = self.content_at.expect("invariant: begin_content first");
+        self.content_ended = true;
         let len = self.content_len.to_le_bytes();
         if at >= self.flushed {
             let i = (at - self.flushed) as usize + 1;
@@ -318,12 +376,24 @@ impl Writer {
         self.record(RecordType::Extracted, b"")
     }
 
-    /// Makes the file complete and durable; returns its ID.
-    pub fn commit(mut self) -> io::Result<QueueId> {
+    /// Ends the content if needed and adds the size record.
+    fn finish_records(&mut self) -> io::Result<()> {
         if self.content_at.is_none() {
             self.begin_content()?;
+        }
+        if !self.content_ended {
             self.end_content()?;
         }
+        if self.queue_records {
+            let size = self.postfix_size().to_string();
+            self.record(RecordType::Size, size.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Makes the file complete and durable; returns its ID.
+    pub fn commit(mut self) -> io::Result<QueueId> {
+        self.finish_records()?;
         self.record(RecordType::End, b"")?;
         self.flush()?;
         self.file
@@ -337,10 +407,7 @@ impl Writer {
     /// Like [`Writer::commit`] but leaves the directory fsync to the caller,
     /// who may cover several files with one ([`sys::fs::fsync_dir`]).
     pub fn commit_file(mut self) -> io::Result<(QueueId, PathBuf)> {
-        if self.content_at.is_none() {
-            self.begin_content()?;
-            self.end_content()?;
-        }
+        self.finish_records()?;
         self.record(RecordType::End, b"")?;
         self.flush()?;
         self.file
@@ -408,9 +475,17 @@ pub struct Envelope {
     /// Offset and length of the message content.
     pub content_offset: u64,
     pub content_len: u64,
+    /// The size record, if the file has one.
+    pub message_size: Option<u64>,
 }
 
 impl Envelope {
+    /// The message size as Postfix reports it (mailq(1), `size=` in the
+    /// log): the size record, or the content length for a file without one.
+    pub fn size(&self) -> u64 {
+        self.message_size.unwrap_or(self.content_len)
+    }
+
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
@@ -436,6 +511,32 @@ impl QueueFile {
     pub fn open(layout: &Layout, queue: &str, id: &QueueId) -> io::Result<QueueFile> {
         let path = layout.path_of(queue, id);
         Self::open_path(&path, id)
+    }
+
+    /// Opens a file by path for reading only (showq(8), postcat(1));
+    /// refuses symbolic links and anything but a regular file.
+    pub fn open_read(path: &Path, id: &QueueId) -> io::Result<QueueFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a regular file", path.display()),
+            ));
+        }
+        Ok(QueueFile {
+            file,
+            id: id.clone(),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Whether an administrator asked for the message to expire
+    /// (`postsuper -e`, `-f`): the group execute bit, as with Postfix.
+    pub fn is_forced_expire(&self) -> io::Result<bool> {
+        Ok(self.file.metadata()?.mode() & MODE_EXPIRE != 0)
     }
 
     /// Opens a file by path; refuses symbolic links.
@@ -472,7 +573,7 @@ impl QueueFile {
 
     /// Whether the file has been committed (owner permissions `rwx`).
     pub fn is_complete(&self) -> io::Result<bool> {
-        Ok(self.file.metadata()?.mode() & 0o700 == 0o700)
+        Ok(mode_is_complete(self.file.metadata()?.mode()))
     }
 
     /// Reads the envelope and the extracted segment, skipping the content.
@@ -680,6 +781,13 @@ fn parse_envelope(r: &mut Reader<'_>) -> Result<Envelope, QueueError> {
                     .map_err(|_| misplaced("bad warning time record"))?;
                 env.warn_time = Some((h.data, u64::from_le_bytes(v)));
             }
+            RecordType::Size => {
+                env.message_size = Some(
+                    text(&data)
+                        .parse()
+                        .map_err(|_| misplaced("bad size record"))?,
+                );
+            }
             RecordType::Content => {
                 if seen_content {
                     return Err(misplaced("second content record"));
@@ -761,6 +869,17 @@ mod tests {
         assert_eq!(env.recipients[0].orig, "A@example.com");
         assert_eq!(env.recipients[0].notify, 6);
         assert_eq!(env.recipients[1].orig, "");
+        // Postfix's count: each line as a record of type, length, text.
+        assert_eq!(env.message_size, Some(13 + 2 + 6));
+        assert_eq!(env.size(), 21);
+        let (warn_at, warn) = env.warn_time.unwrap();
+        assert_eq!(warn, 0);
+        f.set_warn_time(warn_at, record::WARN_SENT).unwrap();
+        assert_eq!(
+            f.read_envelope().unwrap().warn_time,
+            Some((warn_at, record::WARN_SENT))
+        );
+        assert!(!f.is_forced_expire().unwrap());
         let mut body = String::new();
         f.content_reader(&env)
             .unwrap()
@@ -780,6 +899,33 @@ mod tests {
         l.move_file(&id, "incoming", "deferred").unwrap();
         assert!(l.path_of("deferred", &id).exists());
         assert!(l.path_of("deferred", &id).parent().unwrap() != l.queue_dir.join("deferred"));
+        std::fs::remove_dir_all(&l.queue_dir).unwrap();
+    }
+
+    #[test]
+    fn size_counts_unterminated_and_long_lines() {
+        let l = layout();
+        let mut w = Writer::create(&l, "incoming").unwrap();
+        w.time(SystemTime::now()).unwrap();
+        w.begin_content().unwrap();
+        w.content(b"ab").unwrap();
+        w.content(b"c\n").unwrap();
+        w.content(&[b'x'; 3000]).unwrap();
+        assert_eq!(w.postfix_size(), 5 + record::postfix_line_size(3000));
+        let id = w.commit().unwrap();
+        let mut f = QueueFile::open(&l, "incoming", &id).unwrap();
+        assert_eq!(f.read_envelope().unwrap().size(), 5 + 2051 + 952 + 3);
+        // Maildrop files carry neither the size nor the warning record.
+        std::fs::create_dir_all(l.queue_dir.join("maildrop")).unwrap();
+        let mut w = Writer::create(&l, "maildrop").unwrap();
+        w.time(SystemTime::now()).unwrap();
+        w.begin_content().unwrap();
+        w.content(b"x\n").unwrap();
+        w.end_content().unwrap();
+        let id = w.commit().unwrap();
+        let mut f = QueueFile::open(&l, "maildrop", &id).unwrap();
+        let env = f.read_envelope().unwrap();
+        assert_eq!((env.message_size, env.warn_time), (None, None));
         std::fs::remove_dir_all(&l.queue_dir).unwrap();
     }
 

@@ -9,7 +9,9 @@
 //! ## DESCRIPTION
 //! The queue directories and who owns them ([`dirs`]), queue IDs
 //! ([`id`]), the record format ([`record`]) and the files themselves:
-//! creation, the commit protocol, reading, in-place marking ([`file`]).
+//! creation, the commit protocol, reading, in-place marking ([`file`]),
+//! walking a queue ([`scan`]) and reading a file record by record
+//! ([`stream`]).
 //! Only this crate writes queue files.
 //!
 //! ## SEE ALSO
@@ -21,6 +23,8 @@ pub mod id;
 pub mod logfile;
 pub mod maildrop;
 pub mod record;
+pub mod scan;
+pub mod stream;
 
 pub use file::{
     Envelope, Layout, NewRecipient, QueueError, QueueFile, RcptState, Recipient, Writer,

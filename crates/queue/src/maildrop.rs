@@ -70,8 +70,21 @@ pub fn write(
     content: &mut dyn Read,
     max_size: u64,
 ) -> Result<QueueId, WriteError> {
+    write_at(layout, sub, content, max_size, SystemTime::now())
+}
+
+/// Like [`write`] with a given arrival time: a message requeued by
+/// `postsuper -r` keeps the time it first arrived. (A user's time is
+/// never taken: [`write`] stamps the current time.)
+pub fn write_at(
+    layout: &Layout,
+    sub: &Submission,
+    content: &mut dyn Read,
+    max_size: u64,
+    time: SystemTime,
+) -> Result<QueueId, WriteError> {
     let mut w = Writer::create_with_mode(layout, "maildrop", 0o644).map_err(WriteError::Io)?;
-    w.time(SystemTime::now()).map_err(WriteError::Io)?;
+    w.time(time).map_err(WriteError::Io)?;
     w.record(RecordType::Sender, sub.sender.as_bytes())
         .map_err(WriteError::Io)?;
     if let Some(f) = &sub.full_name {

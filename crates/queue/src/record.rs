@@ -22,7 +22,7 @@
 //! | --- | --- |
 //! | envelope | `T` arrival, `S` sender, `A` attributes, `<` RET, `i` ENVID, for each recipient `O` original recipient, `n` NOTIFY, `o` ORCPT then `R` (to do), `D` (done) or `/` (cancelled), `W` warning time |
 //! | content | one `M` record with the message, header and body, lines ending in LF |
-//! | extracted | `X`, then records found in the content (`R` from `sendmail -t`, `A`), then `E` |
+//! | extracted | `X`, then records found in the content (`R` from `sendmail -t`, `A`), `C` message size, then `E` |
 //!
 //! A recipient is marked done by overwriting the type byte of its `R`
 //! record with `D`; nothing else changes size or place after commit. A file
@@ -61,8 +61,17 @@ pub enum RecordType {
     Done = b'D',
     /// A recipient that was cancelled (a duplicate).
     Cancelled = b'/',
-    /// Time of the next delay warning, 8 bytes little-endian seconds (updated in place).
+    /// Delay warning state, 8 bytes little-endian seconds, updated in
+    /// place by qmgr(8): 0 means a warning is due `delay_warning_time`
+    /// after arrival, [`WARN_SENT`] that it was sent, any other value the
+    /// time it is due. Queue files (not maildrop files) have one, written
+    /// at the end of the envelope.
     WarnTime = b'W',
+    /// The size of the message as Postfix counts it (mailq(1), the
+    /// `size=` of the log): the bytes of the content in Postfix's record
+    /// form, decimal. Queue files (not maildrop files) have one, written
+    /// at commit, after the extracted records.
+    Size = b'C',
     /// The message content.
     Content = b'M',
     /// Start of the extracted segment.
@@ -87,12 +96,39 @@ impl RecordType {
             b'D' => Done,
             b'/' => Cancelled,
             b'W' => WarnTime,
+            b'C' => Size,
             b'M' => Content,
             b'X' => Extracted,
             b'E' => End,
             _ => return None,
         })
     }
+}
+
+/// The value of a [`RecordType::WarnTime`] record once the warning was sent.
+pub const WARN_SENT: u64 = u64::MAX;
+
+/// The longest line Postfix keeps in one record (`line_length_limit`'s
+/// default); longer lines take several.
+const POSTFIX_LINE_LIMIT: u64 = 2048;
+
+/// The bytes a line of `len` bytes (without its newline) takes in a
+/// Postfix queue file: one record per [`POSTFIX_LINE_LIMIT`] bytes, each
+/// with a type byte and a length of one or two bytes. This is what
+/// Postfix reports as the message size.
+pub fn postfix_line_size(len: u64) -> u64 {
+    fn rec(n: u64) -> u64 {
+        let len_bytes = if n < 0x80 {
+            1
+        } else if n < 0x4000 {
+            2
+        } else {
+            3
+        };
+        1 + len_bytes + n
+    }
+    let full = len / POSTFIX_LINE_LIMIT;
+    full * rec(POSTFIX_LINE_LIMIT) + rec(len % POSTFIX_LINE_LIMIT)
 }
 
 /// Appends the length encoding of `n`.
@@ -222,6 +258,20 @@ mod tests {
             assert_eq!(h.len, n as u64);
             assert_eq!(h.data, 100 + b.len() as u64);
         }
+    }
+
+    #[test]
+    fn postfix_sizes() {
+        // "Subject: test", "", "hello": as Postfix 3.7 logs size=24.
+        assert_eq!(
+            postfix_line_size(13) + postfix_line_size(0) + postfix_line_size(5),
+            24
+        );
+        assert_eq!(postfix_line_size(127), 129);
+        assert_eq!(postfix_line_size(128), 131);
+        assert_eq!(postfix_line_size(2048), 2051 + 2);
+        assert_eq!(postfix_line_size(2049), 2051 + 3);
+        assert_eq!(postfix_line_size(5000), 2 * 2051 + 904 + 3);
     }
 
     #[test]

@@ -29,6 +29,9 @@
 //! An error from any table stops the search and is returned: the caller
 //! defers the mail.
 //!
+//! [`find_access`] is the order of access(5) tables: full address,
+//! without extension, domain and parent domains, `user@`.
+//!
 //! ## SEE ALSO
 //! virtual(5), canonical(5), access(5), [`crate::domain`]
 
@@ -161,6 +164,62 @@ pub fn find_address(
     Ok(None)
 }
 
+/// Looks up a sender or recipient address in an access(5) table:
+/// `user+ext@domain`, `user@domain`, then the domain and its parents (as
+/// [`crate::domain::find_domain`] does, `parent` telling whether
+/// `smtpd_access_maps` is in `parent_domain_matches_subdomains`), then
+/// `user+ext@` and `user@`. Pattern tables see the full address only.
+pub fn find_access(
+    maps: &mut MapList,
+    addr: &str,
+    delimiters: &str,
+    parent: bool,
+) -> Result<Option<String>, MapError> {
+    let (local, domain) = match addr.rfind('@') {
+        Some(i) => (&addr[..i], Some(&addr[i + 1..])),
+        None => (addr, None),
+    };
+    let (base, ext) = split_extension(local, delimiters);
+    if let Some(v) = maps.find(addr)? {
+        return Ok(Some(v));
+    }
+    if let (Some(d), Some(_)) = (domain, ext)
+        && let Some(v) = maps.find_fixed(&format!("{base}@{d}"))?
+    {
+        return Ok(Some(v));
+    }
+    if let Some(d) = domain.filter(|d| !d.is_empty()) {
+        if let Some(v) = maps.find_fixed(d)? {
+            return Ok(Some(v));
+        }
+        let mut rest = d;
+        while let Some(i) = rest.find('.') {
+            let p = &rest[i + 1..];
+            if p.is_empty() {
+                break;
+            }
+            let key = if parent {
+                p.to_string()
+            } else {
+                format!(".{p}")
+            };
+            if let Some(v) = maps.find_fixed(&key)? {
+                return Ok(Some(v));
+            }
+            rest = p;
+        }
+    }
+    if let Some(v) = maps.find_fixed(&format!("{local}@"))? {
+        return Ok(Some(v));
+    }
+    if ext.is_some()
+        && let Some(v) = maps.find_fixed(&format!("{base}@"))?
+    {
+        return Ok(Some(v));
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +293,34 @@ mod tests {
         );
         let mut f = maps("fail:x");
         assert!(find_address(&mut f, "a@b", &o).is_err());
+    }
+
+    #[test]
+    fn access_order() {
+        let mut m =
+            maps("inline:{joe@=user-part, example.com=parent, {bob@mail.example.org = full}}");
+        assert_eq!(
+            find_access(&mut m, "ann@sub.example.com", "+", true)
+                .unwrap()
+                .as_deref(),
+            Some("parent")
+        );
+        assert_eq!(
+            find_access(&mut m, "ann@sub.example.com", "+", false).unwrap(),
+            None
+        );
+        assert_eq!(
+            find_access(&mut m, "joe+x@other.net", "+", true)
+                .unwrap()
+                .as_deref(),
+            Some("user-part")
+        );
+        assert_eq!(
+            find_access(&mut m, "bob+y@mail.example.org", "+", true)
+                .unwrap()
+                .as_deref(),
+            Some("full")
+        );
     }
 
     #[test]

@@ -320,6 +320,28 @@ pub fn postalias_file(kind: &str, name: &str, opts: &BuildOptions) -> Result<usi
     b.finish()
 }
 
+/// newaliases (`sendmail -bi`): rebuilds every table of
+/// `alias_database` that is of a buildable type; others are skipped, as
+/// Postfix does. Returns the tables built.
+pub fn rebuild_alias_database(cfg: &config::Config) -> Result<Vec<String>, BuildError> {
+    let list = cfg
+        .str(&config::params::ALIAS_DATABASE)
+        .map_err(|e| BuildError::Write(e.to_string()))?;
+    let default_type = cfg
+        .str(&config::params::DEFAULT_DATABASE_TYPE)
+        .map_err(|e| BuildError::Write(e.to_string()))?;
+    let mut built = Vec::new();
+    for spec in crate::split_list(&list) {
+        let (kind, name) = crate::split_spec(&spec, &default_type);
+        if !is_buildable(kind) {
+            continue;
+        }
+        postalias_file(kind, name, &BuildOptions::default())?;
+        built.push(format!("{kind}:{name}"));
+    }
+    Ok(built)
+}
+
 pub(crate) fn set_alias(b: &mut Builder) {
     b.alias = true;
 }

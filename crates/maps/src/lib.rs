@@ -47,6 +47,7 @@ mod db;
 pub mod domain;
 mod fixed;
 mod inline;
+pub mod matchlist;
 pub mod msg;
 mod pattern;
 pub mod proxy;

@@ -406,13 +406,13 @@ fn parse_result(
                 (&text[i + 1..end], end)
             }
             _ => {
-                lit.push('$');
-                i += 1;
-                continue;
+                warn(format!("empty macro name: \"{text}\""));
+                warn(format!("{at}: bad replacement syntax: skipping this rule"));
+                return Err(Skip);
             }
         };
         if name.is_empty() {
-            warn(format!("empty macro name: \"{}\"", &text[i..next]));
+            warn(format!("empty macro name: \"{text}\""));
             warn(format!("{at}: bad replacement syntax: skipping this rule"));
             return Err(Skip);
         }
@@ -456,6 +456,13 @@ fn parse(text: &str, file: &str, flavor: Flavor, warn: &mut dyn FnMut(String)) -
     let mut open_ifs: Vec<(usize, usize)> = Vec::new(); // (rule index, line)
     for line in source::logical_lines_with(text, file, warn) {
         let at = format!("{label} map {file}, line {}", line.lineno);
+        let depth_warning = |open: usize, warn: &mut dyn FnMut(String)| {
+            if open > 0 && line.last > line.lineno {
+                warn(format!(
+                    "{at}: do not prepend whitespace to statements between IF and ENDIF"
+                ));
+            }
+        };
         let p = line.text.as_str();
         let first = p.chars().next().unwrap_or(' ');
         let word_end = p
@@ -481,6 +488,7 @@ fn parse(text: &str, file: &str, flavor: Flavor, warn: &mut dyn FnMut(String)) -
                     negate: pat.negate,
                     end: 0,
                 });
+                depth_warning(open_ifs.len(), warn);
             } else if word.eq_ignore_ascii_case("endif") {
                 let Some((idx, _)) = open_ifs.pop() else {
                     warn(format!("{at}: ignoring ENDIF without matching IF"));
@@ -503,8 +511,10 @@ fn parse(text: &str, file: &str, flavor: Flavor, warn: &mut dyn FnMut(String)) -
             continue;
         }
         let Ok(pat) = parse_pattern(p, flavor, warn, &at) else {
+            depth_warning(open_ifs.len(), warn);
             continue;
         };
+        depth_warning(open_ifs.len(), warn);
         let result_text = pat.rest.trim();
         if result_text.is_empty() {
             warn(format!("{at}: no replacement text: using empty string"));

@@ -30,6 +30,8 @@
 pub struct Line {
     /// The number of its first physical line (from 1).
     pub lineno: usize,
+    /// The number of its last physical line.
+    pub last: usize,
     pub text: String,
 }
 
@@ -47,7 +49,10 @@ pub fn logical_lines_with(text: &str, file: &str, warn: &mut dyn FnMut(String)) 
         let starts_ws = trimmed.len() != raw.len();
         if starts_ws {
             match &mut cur {
-                Some(l) => l.text.push_str(raw),
+                Some(l) => {
+                    l.text.push_str(raw);
+                    l.last = i + 1;
+                }
                 None => {
                     let t = raw.trim_end();
                     let (head, more) = if t.chars().count() > 30 {
@@ -68,6 +73,7 @@ pub fn logical_lines_with(text: &str, file: &str, warn: &mut dyn FnMut(String)) 
         }
         cur = Some(Line {
             lineno: i + 1,
+            last: i + 1,
             text: raw.to_string(),
         });
     }

@@ -33,8 +33,10 @@ impl Dict for Surrogate {
         &self.name
     }
 
-    /// A surrogate is always worth replacing with the real table.
+    /// A surrogate does not ask for a restart: that would restart the
+    /// daemon after every request while the table is broken. The next
+    /// process (after max_use or max_idle) tries to open the table again.
     fn changed(&self) -> bool {
-        true
+        false
     }
 }

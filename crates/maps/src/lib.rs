@@ -48,6 +48,7 @@ pub mod domain;
 mod fixed;
 mod inline;
 pub mod matchlist;
+pub mod matchlist;
 pub mod msg;
 mod pattern;
 pub mod proxy;

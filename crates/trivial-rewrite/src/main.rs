@@ -22,7 +22,6 @@
 
 #![forbid(unsafe_code)]
 
-mod domains;
 mod resolve;
 mod rewrite;
 
@@ -50,14 +49,18 @@ impl MultiServer for TrivialRewrite {
                 ipc::write_frame(client, &RewriteReply { address })
             }
             RewriteRequest::Resolve { sender, address } => {
-                let r: ResolveReply = resolve::resolve(&self.settings, &sender, &address, false);
+                let r: ResolveReply = resolve::resolve(&mut self.settings, &sender, &address, false);
                 ipc::write_frame(client, &r)
             }
             RewriteRequest::ResolveVerify { sender, address } => {
-                let r: ResolveReply = resolve::resolve(&self.settings, &sender, &address, true);
+                let r: ResolveReply = resolve::resolve(&mut self.settings, &sender, &address, true);
                 ipc::write_frame(client, &r)
             }
         };
+        if self.settings.changed() {
+            daemon::info!("table has changed -- exiting");
+            std::process::exit(0);
+        }
         sent.is_ok()
     }
 }

@@ -48,7 +48,6 @@ pub mod domain;
 mod fixed;
 mod inline;
 pub mod matchlist;
-pub mod matchlist;
 pub mod msg;
 mod pattern;
 pub mod proxy;

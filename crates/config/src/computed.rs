@@ -15,8 +15,8 @@
 //! label, or `localdomain` when it has only one. `mynetworks` defaults to the networks of the local
 //! interfaces per `mynetworks_style`: `host` lists each address (/32,
 //! /128), `subnet` each interface's network, `class` the class A/B/C
-//! network of each IPv4 address (IPv6 as `subnet`); `inet_protocols`
-//! selects the address families.
+//! network of each IPv4 address (IPv6 as `subnet`); `inet_interfaces`
+//! selects the addresses and `inet_protocols` the address families.
 //!
 //! ## SEE ALSO
 //! postconf(5) "myhostname", "mydomain", "mynetworks"
@@ -73,8 +73,64 @@ pub fn protocols(inet_protocols: &str) -> (bool, bool) {
     (v4, v6)
 }
 
-/// The default for `mynetworks`.
+/// The default for `mynetworks`, for `inet_interfaces = all`.
 pub fn mynetworks(style: &str, inet_protocols: &str) -> String {
+    mynetworks_for(style, inet_protocols, "all")
+}
+
+/// The local addresses that `inet_interfaces` selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Interfaces {
+    All,
+    /// Loopback addresses (`loopback-only`) and these addresses.
+    Some {
+        loopback: bool,
+        addrs: Vec<IpAddr>,
+    },
+}
+
+impl Interfaces {
+    fn parse(inet_interfaces: &str) -> Interfaces {
+        let mut loopback = false;
+        let mut addrs = Vec::new();
+        for item in crate::value::list(inet_interfaces) {
+            let lower = item.to_ascii_lowercase();
+            if lower == "all" {
+                return Interfaces::All;
+            }
+            if lower == "loopback-only" {
+                loopback = true;
+                continue;
+            }
+            let bare = item.trim_start_matches('[').trim_end_matches(']');
+            match bare.parse::<IpAddr>() {
+                Ok(a) => addrs.push(a),
+                Err(_) => {
+                    use std::net::ToSocketAddrs;
+                    if let Ok(found) = (bare, 0).to_socket_addrs() {
+                        addrs.extend(found.map(|sa| sa.ip()));
+                    }
+                }
+            }
+        }
+        Interfaces::Some { loopback, addrs }
+    }
+
+    fn selects(&self, a: IpAddr) -> bool {
+        match self {
+            Interfaces::All => true,
+            Interfaces::Some { loopback, addrs } => {
+                (*loopback && a.is_loopback()) || addrs.contains(&a)
+            }
+        }
+    }
+}
+
+/// The default for `mynetworks`: the networks of the local addresses that
+/// `inet_interfaces` selects (`all`, `loopback-only`, addresses or host
+/// names), in the families that `inet_protocols` selects.
+pub fn mynetworks_for(style: &str, inet_protocols: &str, inet_interfaces: &str) -> String {
+    let wanted = Interfaces::parse(inet_interfaces);
     let (v4, v6) = protocols(inet_protocols);
     let mut out: Vec<String> = Vec::new();
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
@@ -85,12 +141,12 @@ pub fn mynetworks(style: &str, inet_protocols: &str) -> String {
             continue;
         };
         let item = if let (Some(a), Some(m)) = (addr.as_sockaddr_in(), mask.as_sockaddr_in()) {
-            if !v4 {
+            if !v4 || !wanted.selects(IpAddr::V4(a.ip())) {
                 continue;
             }
             network_v4(a.ip(), m.ip(), style)
         } else if let (Some(a), Some(m)) = (addr.as_sockaddr_in6(), mask.as_sockaddr_in6()) {
-            if !v6 {
+            if !v6 || !wanted.selects(IpAddr::V6(a.ip())) {
                 continue;
             }
             network_v6(a.ip(), m.ip(), style)
@@ -179,6 +235,22 @@ mod tests {
         assert_eq!(network_v6(a6, m6, "host"), "[fe80::fc:ff:fe00:1]/128");
         assert_eq!(protocols("ipv4"), (true, false));
         assert_eq!(protocols("all"), (true, true));
+    }
+
+    #[test]
+    fn interfaces_select_addresses() {
+        let lo = Interfaces::parse("loopback-only");
+        assert!(lo.selects("127.0.0.1".parse().unwrap()));
+        assert!(lo.selects("::1".parse().unwrap()));
+        assert!(!lo.selects("192.0.2.2".parse().unwrap()));
+        let some = Interfaces::parse("192.0.2.2, [::1]");
+        assert!(some.selects("::1".parse().unwrap()));
+        assert!(!some.selects("127.0.0.1".parse().unwrap()));
+        assert_eq!(Interfaces::parse("ALL"), Interfaces::All);
+        assert_eq!(
+            mynetworks_for("host", "ipv4", "loopback-only"),
+            "127.0.0.1/32"
+        );
     }
 
     #[test]

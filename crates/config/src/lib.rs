@@ -253,7 +253,11 @@ impl Config {
             };
             m.insert(
                 "mynetworks",
-                computed::mynetworks(&plain("mynetworks_style"), &plain("inet_protocols")),
+                computed::mynetworks_for(
+                    &plain("mynetworks_style"),
+                    &plain("inet_protocols"),
+                    &plain("inet_interfaces"),
+                ),
             );
             m.insert("mydomain", computed::mydomain(&myhostname));
             m.insert("myhostname", computed::myhostname(mydomain_set.as_deref()));

@@ -30,6 +30,7 @@
 //! postconf(5), master(5), man/man1/postconf.1
 
 mod args;
+mod dbms;
 mod edit;
 mod expand;
 mod fold;

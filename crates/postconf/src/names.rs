@@ -44,7 +44,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::expand;
+use crate::print::Values;
+use crate::{dbms, expand};
 use crate::master::MasterFile;
 use crate::msg::{self, Result, fatal, warning};
 use crate::settings::Settings;
@@ -231,22 +232,73 @@ impl Table {
         self.class(name).is_some() || settings.contains(name) || master_names.contains(name)
     }
 
+    /// Finds the names in use, silently.
+    fn find_used(&self, settings: &Settings, master: &MasterFile, values: &Values<'_>) -> Used {
+        let names_in = |text: &str| {
+            let mut v = Vec::new();
+            let _ = expand::scan(text, &mut |n| v.push(n.to_string()));
+            v
+        };
+        let mut used = Used::default();
+        for (i, e) in master.entries.iter().enumerate() {
+            let own = e.settings_sorted();
+            for (_, v) in &own {
+                for n in names_in(v) {
+                    if own.iter().any(|(k, _)| *k == n) {
+                        used.locally.insert((i, n));
+                    } else {
+                        used.names.push(n);
+                    }
+                }
+            }
+        }
+        for s in settings.entries() {
+            let n = s.name.as_str();
+            if !READ_ONLY.contains(&n) && !RAW.contains(&n) {
+                used.names.extend(names_in(&s.value));
+            }
+        }
+        for (raw, _) in restriction_class_lists(settings, master) {
+            if let Ok(v) = values.try_expand(&raw) {
+                used.names.extend(class_names(&v).map(str::to_string));
+            }
+        }
+        // Settings of database tables named as in `ldap:corp`.
+        let in_use = |n: &str| self.class(n).is_some() || used.names.iter().any(|u| u == n);
+        let mut prefixed = Vec::new();
+        for s in settings.entries() {
+            if in_use(&s.name) {
+                if let Ok(v) = values.try_expand(&s.value) {
+                    prefixed.extend(
+                        dbms::prefixed_names(&v)
+                            .into_iter()
+                            .filter(|p| settings.contains(p)),
+                    );
+                }
+            }
+        }
+        used.names.extend(prefixed);
+        used
+    }
+
     /// Finds the user-defined names and reports undefined references,
-    /// read-only settings and values that cannot be expanded.
+    /// read-only settings, database configuration files with unknown
+    /// settings, and values that cannot be expanded.
     pub fn analyze(
         &self,
         settings: &Settings,
         master: &MasterFile,
-        lookup: &expand::Lookup<'_>,
+        values: &Values<'_>,
     ) -> Result<Used> {
+        let used = self.find_used(settings, master, values);
         let master_names: HashSet<&str> = master
             .entries
             .iter()
             .flat_map(|e| e.settings().map(|(n, _)| n))
             .collect();
-        let mut used: Vec<String> = Vec::new();
-        let mut used_locally: HashSet<(usize, String)> = HashSet::new();
-        let scan = |text: &str, file: &str| -> Vec<String> {
+        let in_use =
+            |n: &str| self.class(n).is_some() || used.names.iter().any(|u| u == n);
+        let warn_undefined = |text: &str, file: &str| {
             let mut names = Vec::new();
             let result = expand::scan(text, &mut |n| names.push(n.to_string()));
             for n in &names {
@@ -257,22 +309,21 @@ impl Table {
             if let Err(e) = result {
                 warning!("{e}");
             }
-            names
         };
-        for (i, e) in master.entries.iter().enumerate() {
-            let own = e.settings_sorted();
-            for (_, v) in &own {
-                for n in scan(v, &master.path) {
-                    if own.iter().any(|(k, _)| *k == n) {
-                        used_locally.insert((i, n));
-                    } else {
-                        used.push(n);
+        let mut checked = dbms::Checked::new();
+        for e in &master.entries {
+            for (n, v) in e.settings_sorted() {
+                warn_undefined(v, &master.path);
+                if in_use(n) {
+                    if let Ok(v) = values.try_expand_in(e, v) {
+                        dbms::check_value(&v, &mut checked)?;
                     }
                 }
             }
         }
         for s in settings.entries() {
-            if READ_ONLY.contains(&s.name.as_str()) {
+            let n = s.name.as_str();
+            if READ_ONLY.contains(&n) {
                 warning!(
                     "{}: read-only parameter assignment: {}={}",
                     settings.path,
@@ -281,55 +332,47 @@ impl Table {
                 );
                 continue;
             }
-            if RAW.contains(&s.name.as_str()) {
+            if RAW.contains(&n) {
                 continue;
             }
-            used.extend(scan(&s.value, &settings.path));
-        }
-        // Restriction classes, from main.cf and from each service.
-        let mut class_lists: Vec<(String, &str)> = Vec::new();
-        if let Some(v) = settings.get(RESTRICTION_CLASSES) {
-            class_lists.push((v.to_string(), &settings.path));
-        }
-        for e in &master.entries {
-            for (n, v) in e.settings_sorted() {
-                if n == RESTRICTION_CLASSES {
-                    class_lists.push((v.to_string(), &master.path));
+            warn_undefined(&s.value, &settings.path);
+            if in_use(n) {
+                if let Ok(v) = values.try_expand(&s.value) {
+                    dbms::check_value(&v, &mut checked)?;
                 }
             }
         }
-        for (raw, file) in class_lists {
-            let value = match expand::evaluate(&raw, lookup) {
+        for (raw, file) in restriction_class_lists(settings, master) {
+            let value = match values.try_expand(&raw) {
                 Ok(v) => v,
                 Err(e) => return macro_error(&e).map(|()| Used::default()),
             };
-            for n in value
-                .split([',', ' ', '\t', '\r', '\n'])
-                .filter(|w| !w.is_empty())
-            {
+            for n in class_names(&value) {
                 if !self.defined(n, settings, &master_names) {
                     warning!("{file}: undefined parameter: {n}");
                 }
-                used.push(n.to_string());
             }
         }
         // The value of every parameter in use must expand.
         for s in settings.entries() {
             let n = s.name.as_str();
-            if READ_ONLY.contains(&n)
-                || RAW.contains(&n)
-                || (self.class(n).is_none() && !used.iter().any(|u| u == n))
-            {
+            if READ_ONLY.contains(&n) || RAW.contains(&n) || !in_use(n) {
                 continue;
             }
-            if let Err(e) = expand::evaluate(&s.value, lookup) {
+            if let Err(e) = values.try_expand(&s.value) {
                 macro_error(&e)?;
             }
         }
-        Ok(Used {
-            names: used,
-            locally: used_locally,
-        })
+        for e in &master.entries {
+            for (n, v) in e.settings_sorted() {
+                if in_use(n) {
+                    if let Err(err) = values.try_expand_in(e, v) {
+                        macro_error(&err)?;
+                    }
+                }
+            }
+        }
+        Ok(used)
     }
 
     /// Records the names that [`Table::analyze`] found in use.
@@ -375,11 +418,39 @@ impl Table {
 /// The names that main.cf and master.cf use.
 #[derive(Debug, Clone, Default)]
 pub struct Used {
-    /// Names used anywhere.
+    /// Names used anywhere, and the settings of database tables that
+    /// values name as `type:name`.
     names: Vec<String>,
     /// `(entry, name)`: settings of a master.cf entry that the entry's
     /// other settings refer to.
     locally: HashSet<(usize, String)>,
+}
+
+/// The `smtpd_restriction_classes` values of main.cf and of each
+/// master.cf entry, with the file each comes from.
+fn restriction_class_lists<'a>(
+    settings: &'a Settings,
+    master: &'a MasterFile,
+) -> Vec<(String, &'a str)> {
+    let mut v: Vec<(String, &str)> = Vec::new();
+    if let Some(x) = settings.get(RESTRICTION_CLASSES) {
+        v.push((x.to_string(), &settings.path));
+    }
+    for e in &master.entries {
+        for (n, x) in e.settings_sorted() {
+            if n == RESTRICTION_CLASSES {
+                v.push((x.to_string(), &master.path));
+            }
+        }
+    }
+    v
+}
+
+/// The class names in an expanded `smtpd_restriction_classes` value.
+fn class_names(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split([',', ' ', '\t', '\r', '\n'])
+        .filter(|w| !w.is_empty())
 }
 
 /// Reports a value that cannot be expanded, and ends the program.

@@ -29,7 +29,7 @@
 use std::path::Path;
 
 use crate::args::Options;
-use crate::expand;
+use crate::expand::{self, MacroError};
 use crate::fold;
 use crate::master::{Entry, command_name};
 use crate::msg::{Result, warning};
@@ -92,6 +92,14 @@ impl<'a> Values<'a> {
     /// The expansion of a master.cf setting: `$service_name`,
     /// `$process_name` and the entry's own settings come first.
     pub fn expand_in(&self, e: &Entry, text: &str) -> Result<String> {
+        match self.try_expand_in(e, text) {
+            Ok(v) => Ok(v),
+            Err(e) => macro_error(&e).map(|()| String::new()),
+        }
+    }
+
+    /// Like [`Values::expand_in`], returning the error.
+    pub fn try_expand_in(&self, e: &Entry, text: &str) -> std::result::Result<String, MacroError> {
         let lookup = |n: &str| -> Option<String> {
             match n {
                 "service_name" => Some(e.service().to_string()),
@@ -104,18 +112,20 @@ impl<'a> Values<'a> {
                     .or_else(|| self.raw(n)),
             }
         };
-        match expand::evaluate(text, &lookup) {
+        expand::evaluate(text, &lookup)
+    }
+
+    /// The fully expanded value of `text`.
+    pub fn expand(&self, text: &str) -> Result<String> {
+        match self.try_expand(text) {
             Ok(v) => Ok(v),
             Err(e) => macro_error(&e).map(|()| String::new()),
         }
     }
 
-    /// The fully expanded value of `text`.
-    pub fn expand(&self, text: &str) -> Result<String> {
-        match expand::evaluate(text, &|n| self.raw(n)) {
-            Ok(v) => Ok(v),
-            Err(e) => macro_error(&e).map(|()| String::new()),
-        }
+    /// Like [`Values::expand`], returning the error.
+    pub fn try_expand(&self, text: &str) -> std::result::Result<String, MacroError> {
+        expand::evaluate(text, &|n| self.raw(n))
     }
 }
 

@@ -81,7 +81,7 @@ pub fn run(opts: &Options, out: &mut Vec<u8>) -> Result<()> {
     if !opts.defaults {
         let used = {
             let values = Values::new(&settings, &table, &dir, false);
-            table.analyze(&settings, &master, &|n| values.raw(n))?
+            table.analyze(&settings, &master, &values)?
         };
         table.set_used(used, &settings);
         // Read-only settings were reported and do not count.

@@ -20,7 +20,8 @@ A `commands` line is `FLAGS | STDIN | COMMAND...`:
          database file);
   STDIN  a file of the case to feed to the command, or `-` for none;
   COMMAND  `postmap ARGS...` or `postalias ARGS...`, split as a shell
-         does; `-c CONFIG` is added (a directory with an empty main.cf).
+         does; `-c CONFIG` is added (a directory with the case's main.cf,
+         or an empty one).
 """
 import os
 import shlex
@@ -51,7 +52,11 @@ def run_case(name, programs):
     try:
         conf = os.path.join(work, "conf")
         os.mkdir(conf)
-        open(os.path.join(conf, "main.cf"), "w").close()
+        main_cf = os.path.join(case, "main.cf")
+        if os.path.exists(main_cf):
+            shutil.copy(main_cf, os.path.join(conf, "main.cf"))
+        else:
+            open(os.path.join(conf, "main.cf"), "w").close()
         data = os.path.join(work, "data")
         shutil.copytree(case, data)
         records = []

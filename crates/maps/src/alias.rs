@@ -281,7 +281,29 @@ pub fn parse(text: &str, file: &str, warn: &mut dyn FnMut(usize, String)) -> Vec
 pub fn add_alias_text(b: &mut Builder, text: &str, file: &str) {
     crate::build::set_alias(b);
     let mut warnings = Vec::new();
-    let entries = parse(text, file, &mut |n, w| warnings.push((n, w)));
+    // Lines that are not UTF-8 are dropped first (smtputf8_enable).
+    let mut early = Vec::new();
+    let kept: Vec<String> = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| {
+            let line = source::Line {
+                lineno: i + 1,
+                last: i + 1,
+                text: l.to_string(),
+            };
+            match crate::build::non_utf8(b, file, &line) {
+                Some(w) => {
+                    early.push((i + 1, w));
+                    String::new()
+                }
+                None => l.to_string(),
+            }
+        })
+        .collect();
+    let text = kept.join("\n");
+    warnings.extend(early);
+    let entries = parse(&text, file, &mut |n, w| warnings.push((n, w)));
     for (n, w) in warnings {
         b.warn(n, w);
     }

@@ -25,7 +25,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::db::{self, display_name, strerror};
-use crate::{Dup, NulMode, fold_key, source};
+use crate::{Dup, Fold, NulMode, source};
 
 /// How a table is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub struct BuildOptions {
     pub default_mode: bool,
     /// `-F`: values are file names whose content is stored base64-encoded.
     pub file_values: bool,
+    /// `smtputf8_enable`: fold keys as Unicode, skip lines that are not
+    /// UTF-8.
+    pub utf8: bool,
 }
 
 impl Default for BuildOptions {
@@ -49,6 +52,7 @@ impl Default for BuildOptions {
             nul: NulMode::Any,
             default_mode: false,
             file_values: false,
+            utf8: false,
         }
     }
 }
@@ -97,11 +101,12 @@ impl Builder {
 
     /// Adds an entry from source line `lineno` (0: not from a file).
     pub fn add(&mut self, key: &str, value: &str, lineno: usize) {
-        let key = if self.opts.fold {
-            fold_key(key).into_owned()
-        } else {
-            key.to_string()
+        let fold = match (self.opts.fold, self.opts.utf8) {
+            (false, _) => Fold::None,
+            (true, false) => Fold::Ascii,
+            (true, true) => Fold::Unicode,
         };
+        let key = fold.apply(key).into_owned();
         self.entries.push((key, value.to_string(), lineno));
     }
 
@@ -267,6 +272,10 @@ pub fn add_postmap_text(b: &mut Builder, text: &str, file: &str) -> Result<(), B
         b.warn(0, w);
     }
     for line in lines {
+        if let Some(w) = non_utf8(b, file, &line) {
+            b.warn(line.lineno, w);
+            continue;
+        }
         match source::parse_entry(&line.text) {
             Ok((k, v)) => {
                 if b.opts.file_values {
@@ -288,6 +297,29 @@ pub fn add_postmap_text(b: &mut Builder, text: &str, file: &str) -> Result<(), B
         }
     }
     Ok(())
+}
+
+/// With `smtputf8_enable`, the warning for a line that is not UTF-8 (its
+/// bad bytes were decoded as U+FFFD).
+pub(crate) fn non_utf8(b: &Builder, file: &str, line: &source::Line) -> Option<String> {
+    if !b.opts.utf8 || !line.text.contains('\u{FFFD}') {
+        return None;
+    }
+    let shown: String = line
+        .text
+        .chars()
+        .map(|c| {
+            if c == '\u{FFFD}' || c.is_control() {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    Some(format!(
+        "{file}, line {}: non-UTF-8 input \"{shown}\" -- ignoring this line",
+        line.lineno
+    ))
 }
 
 /// `-F`: the base64 of the concatenated files a value names.
@@ -336,7 +368,11 @@ pub fn rebuild_alias_database(cfg: &config::Config) -> Result<Vec<String>, Build
         if !is_buildable(kind) {
             continue;
         }
-        postalias_file(kind, name, &BuildOptions::default())?;
+        let opts = BuildOptions {
+            utf8: crate::utf8_enabled(cfg),
+            ..BuildOptions::default()
+        };
+        postalias_file(kind, name, &opts)?;
         built.push(format!("{kind}:{name}"));
     }
     Ok(built)

@@ -216,6 +216,7 @@ fn run(tool: Tool, program: &str, args: &[String]) -> Result<i32, Fatal> {
         fold: !o.no_fold,
         nul: o.nul,
         dup: o.dup,
+        utf8: crate::utf8_enabled(&cfg),
         ..OpenFlags::default()
     };
     let specs: Vec<String> = o
@@ -310,6 +311,7 @@ fn run(tool: Tool, program: &str, args: &[String]) -> Result<i32, Fatal> {
         nul: o.nul,
         default_mode: o.default_mode,
         file_values: o.file_values,
+        utf8: crate::utf8_enabled(&cfg),
     };
     for spec in &specs {
         let (kind, name) = crate::split_spec(spec, &default_type);
@@ -489,7 +491,15 @@ fn incremental(tool: Tool, spec: &str, flags: OpenFlags) -> Result<(), Fatal> {
         text.push_str(&l);
         text.push('\n');
     }
-    let mut b = build::Builder::new(kind, "stdin", &BuildOptions::default());
+    let mut b = build::Builder::new(
+        kind,
+        "stdin",
+        &BuildOptions {
+            fold: flags.fold,
+            utf8: flags.utf8,
+            ..BuildOptions::default()
+        },
+    );
     match tool {
         Tool::Postmap => {
             build::add_postmap_text(&mut b, &text, "stdin").map_err(|e| Fatal(e.to_string()))?
@@ -501,7 +511,7 @@ fn incremental(tool: Tool, spec: &str, flags: OpenFlags) -> Result<(), Fatal> {
         crate::msg::warn(&w);
     }
     let mut dups = Vec::new();
-    crate::db::edit_copy(spec, kind, &path, flags.fold, |d| {
+    crate::db::edit_copy(spec, kind, &path, crate::Fold::from_flags(flags), |d| {
         for (k, v) in &entries {
             if d.contains(k)? {
                 match flags.dup {
@@ -545,7 +555,7 @@ fn delete_copy(
     crate::db::IndexedDict::open_path(spec, kind, &path, false)
         .map_err(|e| Fatal(e.to_string()))?;
     let mut found = false;
-    crate::db::edit_copy(spec, kind, &path, flags.fold, |d| {
+    crate::db::edit_copy(spec, kind, &path, crate::Fold::from_flags(flags), |d| {
         d.set_nul(flags.nul);
         for k in keys {
             found |= d.delete(k)?;

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags as SqlFlags, OptionalExtension};
 
-use crate::{Dict, FileStamp, MapError, NulMode, OpenCtx, fold_key};
+use crate::{Dict, FileStamp, Fold, MapError, NulMode, OpenCtx};
 
 /// The `format` value in `postfix_meta`.
 pub const FORMAT: &str = "mta-map-1";
@@ -85,7 +85,7 @@ pub struct IndexedDict {
     kind: String,
     path: PathBuf,
     conn: Connection,
-    fold: bool,
+    fold: Fold,
     nul: NulMode,
     built_with_nul: bool,
     stamp: Option<FileStamp>,
@@ -103,7 +103,7 @@ impl IndexedDict {
         }
         let d = IndexedDict::open_path(ctx.spec, ctx.kind, &path, ctx.flags.write)?;
         let mut d = d;
-        d.fold = ctx.flags.fold;
+        d.fold = Fold::from_flags(ctx.flags);
         d.nul = ctx.flags.nul;
         if ctx.flags.surrogate {
             let src = Path::new(ctx.name);
@@ -221,7 +221,7 @@ impl IndexedDict {
             kind: kind.to_string(),
             path: path.to_path_buf(),
             conn,
-            fold: true,
+            fold: Fold::Unicode,
             nul: NulMode::Any,
             built_with_nul: nul.as_deref() != Some("without"),
             stamp,
@@ -271,7 +271,7 @@ impl IndexedDict {
     }
 
     fn get(&mut self, key: &str) -> Result<Option<String>, MapError> {
-        let key = if self.fold { fold_key(key) } else { key.into() };
+        let key = self.fold.apply(key);
         let r = self
             .conn
             .prepare_cached("SELECT v FROM postfix_map WHERE k = ?1")
@@ -285,7 +285,7 @@ impl IndexedDict {
     }
 
     /// Folds keys (the default) or not (`-f`).
-    pub fn set_fold(&mut self, fold: bool) {
+    pub fn set_fold(&mut self, fold: Fold) {
         self.fold = fold;
     }
 
@@ -324,7 +324,7 @@ pub fn edit_copy(
     spec: &str,
     kind: &str,
     path: &Path,
-    fold: bool,
+    fold: Fold,
     edit: impl FnOnce(&mut IndexedDict) -> Result<(), MapError>,
 ) -> Result<(), MapError> {
     let tmp = copy_to_temp(path).map_err(|e| MapError::temp(spec, e))?;
@@ -435,7 +435,7 @@ impl Dict for IndexedDict {
         if !self.writable {
             return Err(crate::unsupported(&self.spec, "update"));
         }
-        let key = if self.fold { fold_key(key) } else { key.into() };
+        let key = self.fold.apply(key);
         let r = self
             .conn
             .prepare_cached("INSERT OR REPLACE INTO postfix_map(k, v) VALUES (?1, ?2)")
@@ -450,7 +450,7 @@ impl Dict for IndexedDict {
         if !self.nul_ok() {
             return Ok(false);
         }
-        let key = if self.fold { fold_key(key) } else { key.into() };
+        let key = self.fold.apply(key);
         let r = self
             .conn
             .prepare_cached("DELETE FROM postfix_map WHERE k = ?1")

@@ -9,7 +9,7 @@
 //! and finds nothing. NIS itself is not supported: on a host with an NIS
 //! domain, opening a `nis:` table fails with a message that says so.
 
-use crate::{Dict, MapError, OpenCtx, OpenFlags, fold_key};
+use crate::{Dict, Fold, MapError, OpenCtx, OpenFlags};
 
 pub struct Static {
     spec: String,
@@ -96,21 +96,21 @@ impl Dict for Fail {
 
 pub struct Environ {
     spec: String,
-    fold: bool,
+    fold: Fold,
 }
 
 impl Environ {
     pub fn new(spec: &str, flags: OpenFlags) -> Environ {
         Environ {
             spec: spec.to_string(),
-            fold: flags.fold,
+            fold: Fold::from_flags(flags),
         }
     }
 }
 
 impl Dict for Environ {
     fn lookup(&mut self, key: &str) -> Result<Option<String>, MapError> {
-        let key = if self.fold { fold_key(key) } else { key.into() };
+        let key = self.fold.apply(key);
         if key.is_empty() || key.contains('=') || key.contains('\0') {
             return Ok(None);
         }

@@ -15,12 +15,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::db::strerror;
-use crate::{Dict, MapError, OpenCtx, OpenFlags, Watched, fold_key, source};
+use crate::{Dict, Fold, MapError, OpenCtx, OpenFlags, Watched, source};
 
 /// A table in memory, in insertion order for `-s`.
 pub struct MemDict {
     spec: String,
-    fold: bool,
+    fold: Fold,
     index: HashMap<String, usize>,
     entries: Vec<(String, String)>,
     watched: Option<Watched>,
@@ -31,7 +31,7 @@ impl MemDict {
     fn new(spec: &str, flags: OpenFlags) -> MemDict {
         MemDict {
             spec: spec.to_string(),
-            fold: flags.fold,
+            fold: Fold::from_flags(flags),
             index: HashMap::new(),
             entries: Vec::new(),
             watched: None,
@@ -41,11 +41,7 @@ impl MemDict {
 
     /// Adds an entry; false when the key is already there.
     fn insert(&mut self, key: &str, value: &str) -> bool {
-        let key = if self.fold {
-            fold_key(key).into_owned()
-        } else {
-            key.to_string()
-        };
+        let key = self.fold.apply(key).into_owned();
         if self.index.contains_key(&key) {
             return false;
         }
@@ -57,7 +53,7 @@ impl MemDict {
 
 impl Dict for MemDict {
     fn lookup(&mut self, key: &str) -> Result<Option<String>, MapError> {
-        let key = if self.fold { fold_key(key) } else { key.into() };
+        let key = self.fold.apply(key);
         Ok(self.index.get(&*key).map(|&i| self.entries[i].1.clone()))
     }
 
@@ -73,11 +69,7 @@ impl Dict for MemDict {
         if !self.writable {
             return Err(crate::unsupported(&self.spec, "update"));
         }
-        let k = if self.fold {
-            fold_key(key).into_owned()
-        } else {
-            key.to_string()
-        };
+        let k = self.fold.apply(key).into_owned();
         match self.index.get(&k) {
             Some(&i) => self.entries[i].1 = value.to_string(),
             None => {
@@ -91,7 +83,7 @@ impl Dict for MemDict {
         if !self.writable {
             return Err(crate::unsupported(&self.spec, "delete"));
         }
-        let k = if self.fold { fold_key(key) } else { key.into() };
+        let k = self.fold.apply(key);
         let Some(i) = self.index.remove(&*k) else {
             return Ok(false);
         };

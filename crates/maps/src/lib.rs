@@ -179,8 +179,8 @@ pub struct OpenFlags {
     /// `socketmap`/`proxy`/`tcp` clients may not be used (inside proxymap
     /// for `proxy:` itself).
     pub no_proxy: bool,
-    /// Whether lookup results may be multi-valued from a pattern table
-    /// (`-m`-like use in header checks); unused by the built-in types.
+    /// Fold as Unicode and require UTF-8 (`smtputf8_enable`); [`open`]
+    /// sets it from the configuration.
     pub utf8: bool,
 }
 
@@ -289,6 +289,10 @@ pub fn split_spec<'a>(spec: &'a str, default_type: &'a str) -> (&'a str, &'a str
 
 /// Opens a table `type:name`.
 pub fn open(spec: &str, cfg: &config::Config, flags: OpenFlags) -> Result<Box<dyn Dict>, MapError> {
+    let flags = OpenFlags {
+        utf8: utf8_enabled(cfg),
+        ..flags
+    };
     match open_strict(spec, cfg, flags) {
         Err(e) if flags.surrogate => {
             msg::warn(&e.to_string());
@@ -410,8 +414,47 @@ impl Watched {
     }
 }
 
-/// Lower-cases a key the way Postfix folds keys (`casefold`): Unicode
-/// lower case, which is ASCII lower case for ASCII keys.
+/// How keys are folded to lower case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fold {
+    /// Not at all (postmap `-f`).
+    None,
+    /// ASCII letters only (`smtputf8_enable = no`).
+    Ascii,
+    /// Unicode lower case (`smtputf8_enable = yes`).
+    Unicode,
+}
+
+impl Fold {
+    pub fn from_flags(f: OpenFlags) -> Fold {
+        match (f.fold, f.utf8) {
+            (false, _) => Fold::None,
+            (true, false) => Fold::Ascii,
+            (true, true) => Fold::Unicode,
+        }
+    }
+
+    /// The key as the table stores it.
+    pub fn apply<'a>(&self, key: &'a str) -> std::borrow::Cow<'a, str> {
+        match self {
+            Fold::None => std::borrow::Cow::Borrowed(key),
+            Fold::Ascii if key.bytes().any(|b| b.is_ascii_uppercase()) => {
+                std::borrow::Cow::Owned(key.to_ascii_lowercase())
+            }
+            Fold::Ascii => std::borrow::Cow::Borrowed(key),
+            Fold::Unicode => fold_key(key),
+        }
+    }
+}
+
+/// Whether `smtputf8_enable` is on: keys are then folded as Unicode and
+/// source lines must be UTF-8.
+pub fn utf8_enabled(cfg: &config::Config) -> bool {
+    cfg.bool(&config::params::SMTPUTF8_ENABLE).unwrap_or(false)
+}
+
+/// Lower-cases a key the way Postfix folds keys with SMTPUTF8 on
+/// (`casefold`): Unicode lower case, ASCII lower case for ASCII keys.
 pub fn fold_key(key: &str) -> std::borrow::Cow<'_, str> {
     if key.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
         if key.is_ascii() {

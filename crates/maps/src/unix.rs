@@ -7,7 +7,7 @@
 //! `name:passwd:uid:gid:gecos:home:shell` and `name:passwd:gid:members`.
 //! Keys are folded to lower case unless folding is off.
 
-use crate::{Dict, MapError, OpenCtx, fold_key};
+use crate::{Dict, Fold, MapError, OpenCtx};
 
 #[derive(Clone, Copy)]
 enum Which {
@@ -18,7 +18,7 @@ enum Which {
 pub struct UnixDict {
     spec: String,
     which: Which,
-    fold: bool,
+    fold: Fold,
 }
 
 pub fn open(ctx: &OpenCtx<'_>) -> Result<Box<dyn Dict>, MapError> {
@@ -35,13 +35,13 @@ pub fn open(ctx: &OpenCtx<'_>) -> Result<Box<dyn Dict>, MapError> {
     Ok(Box::new(UnixDict {
         spec: ctx.spec.to_string(),
         which,
-        fold: ctx.flags.fold,
+        fold: Fold::from_flags(ctx.flags),
     }))
 }
 
 impl Dict for UnixDict {
     fn lookup(&mut self, key: &str) -> Result<Option<String>, MapError> {
-        let key = if self.fold { fold_key(key) } else { key.into() };
+        let key = self.fold.apply(key);
         if key.contains('\0') {
             return Ok(None);
         }

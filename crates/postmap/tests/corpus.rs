@@ -178,7 +178,8 @@ fn corpus_matches_postfix() {
         let _ = std::fs::remove_dir_all(&work);
         let conf = work.join("conf");
         std::fs::create_dir_all(&conf).unwrap();
-        std::fs::write(conf.join("main.cf"), "").unwrap();
+        let main_cf = std::fs::read(case.join("main.cf")).unwrap_or_default();
+        std::fs::write(conf.join("main.cf"), main_cf).unwrap();
         let data = work.join("data");
         copy_dir(&case, &data);
         for r in parse_expected(&expected) {

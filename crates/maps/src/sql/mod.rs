@@ -48,7 +48,7 @@ mod pgsql;
 mod sqlite;
 
 use crate::cfgfile::CfgFile;
-use crate::{Dict, MapError, OpenCtx, fold_key};
+use crate::{Dict, Fold, MapError, OpenCtx};
 
 /// One server connection kind.
 pub(crate) trait Backend: Send {
@@ -99,7 +99,7 @@ pub fn open(ctx: &OpenCtx<'_>) -> Result<Box<dyn Dict>, MapError> {
     };
     Ok(Box::new(SqlDict {
         spec: ctx.spec.to_string(),
-        fold: ctx.flags.fold,
+        fold: Fold::from_flags(ctx.flags),
         cfg: sql,
         backend,
     }))
@@ -171,7 +171,7 @@ fn common(ctx: &OpenCtx<'_>, cf: &CfgFile) -> Result<SqlCfg, MapError> {
 
 pub struct SqlDict {
     spec: String,
-    fold: bool,
+    fold: Fold,
     cfg: SqlCfg,
     backend: Box<dyn Backend>,
 }
@@ -310,7 +310,7 @@ impl SqlDict {
 
 impl Dict for SqlDict {
     fn lookup(&mut self, key: &str) -> Result<Option<String>, MapError> {
-        let key = if self.fold { fold_key(key) } else { key.into() };
+        let key = self.fold.apply(key);
         if !self.domain_ok(&key)? {
             return Ok(None);
         }

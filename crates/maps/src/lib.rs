@@ -591,6 +591,26 @@ mod tests {
     }
 
     #[test]
+    fn daemons_get_a_surrogate_for_a_broken_table() {
+        let cfg = config::Config::from_text(Path::new("/tmp"), "").unwrap();
+        assert!(open("hash:/nonexistent/table", &cfg, OpenFlags::default()).is_err());
+        let mut d = open("hash:/nonexistent/table", &cfg, OpenFlags::daemon()).unwrap();
+        match d.lookup("k") {
+            Err(MapError::Config { reason, .. }) => {
+                assert!(reason.contains("/nonexistent/table.db"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!d.changed());
+        let e = open("nosuch:x", &cfg, OpenFlags::default()).err().unwrap();
+        assert_eq!(e.to_string(), "unsupported dictionary type: nosuch");
+        let mut l = MapList::open("inline:{a=1} fail:x inline:{b=2}", &cfg, OpenFlags::default())
+            .unwrap();
+        assert_eq!(l.find("a").unwrap().as_deref(), Some("1"));
+        assert!(matches!(l.find("b"), Err(MapError::Temp { .. })));
+    }
+
+    #[test]
     fn folding() {
         assert_eq!(fold_key("Foo@Example.COM"), "foo@example.com");
         assert_eq!(fold_key("ÄBC"), "äbc");

@@ -29,7 +29,9 @@
 pub mod bounce;
 pub mod cleanup;
 pub mod deliver;
+pub mod flush;
 pub mod rewrite;
+pub mod showq;
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;

@@ -10,7 +10,7 @@
 //! Both commands share options and modes: build each `[type:]file`
 //! (default type `default_database_type`), or query (`-q key`, `-q -`),
 //! delete (`-d key`, `-d -`), list (`-s`) or update from standard input
-//! (`-i`). They differ in the source format (postmap's `key value`,
+//! (`-i`; `-s` lists the first table only, as Postfix does). They differ in the source format (postmap's `key value`,
 //! postalias's aliases(5)) and in how `-s` and `-q -` print an entry
 //! (`key<TAB>value` and `key:<TAB>value`). Options end at the first
 //! operand, as with POSIX getopt. Diagnostics are `PROGRAM: warning: ...` and
@@ -231,12 +231,19 @@ fn run(tool: Tool, program: &str, args: &[String]) -> Result<i32, Fatal> {
         fatal!("-m (MIME parsing of -b and -h input) is not supported by this implementation");
     }
     if let Some(q) = &o.query {
-        let mut maps = open_all(&specs, &cfg, flags)?;
-        return if q == "-" {
-            query_stdin(tool, &mut maps, &o)
-        } else {
-            query_one(&mut maps, q, &o)
-        };
+        if q == "-" {
+            let mut maps = open_all(&specs, &cfg, flags)?;
+            return query_stdin(tool, &mut maps, &o);
+        }
+        // One key: each table is opened only when the ones before it did
+        // not have the key, as Postfix does.
+        for spec in &specs {
+            let mut m = open_all(std::slice::from_ref(spec), &cfg, flags)?;
+            if query_one(&mut m, q, &o)? == 0 {
+                return Ok(0);
+            }
+        }
+        return Ok(1);
     }
     if let Some(d) = &o.delete {
         let write = OpenFlags {
@@ -274,7 +281,8 @@ fn run(tool: Tool, program: &str, args: &[String]) -> Result<i32, Fatal> {
         return Ok(if found { 0 } else { 1 });
     }
     if o.sequence {
-        let mut maps = open_all(&specs, &cfg, flags)?;
+        // Postfix lists the first table only.
+        let mut maps = open_all(&specs[..1], &cfg, flags)?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for (spec, m) in specs.iter().zip(maps.iter_mut()) {
             let entries = m.sequence().map_err(|e| {

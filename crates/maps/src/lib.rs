@@ -604,8 +604,12 @@ mod tests {
         assert!(!d.changed());
         let e = open("nosuch:x", &cfg, OpenFlags::default()).err().unwrap();
         assert_eq!(e.to_string(), "unsupported dictionary type: nosuch");
-        let mut l = MapList::open("inline:{a=1} fail:x inline:{b=2}", &cfg, OpenFlags::default())
-            .unwrap();
+        let mut l = MapList::open(
+            "inline:{a=1} fail:x inline:{b=2}",
+            &cfg,
+            OpenFlags::default(),
+        )
+        .unwrap();
         assert_eq!(l.find("a").unwrap().as_deref(), Some("1"));
         assert!(matches!(l.find("b"), Err(MapError::Temp { .. })));
     }

@@ -101,6 +101,12 @@ impl IndexedDict {
                 "dict_cdb_open: inappropriate open flags for cdb database - specify O_RDONLY or O_WRONLY|O_CREAT|O_TRUNC",
             ));
         }
+        if ctx.flags.write && !path.exists() {
+            // A table opened for update (a cache) starts empty.
+            create_empty(&path, ctx.kind, ctx.kind != "cdb").map_err(|e| {
+                MapError::config(ctx.spec, format!("create database {}: {e}", path.display()))
+            })?;
+        }
         let d = IndexedDict::open_path(ctx.spec, ctx.kind, &path, ctx.flags.write)?;
         let mut d = d;
         d.fold = Fold::from_flags(ctx.flags);
@@ -483,11 +489,44 @@ impl Dict for IndexedDict {
     }
 }
 
+/// Creates an empty table that is updated in place (not `static`).
+fn create_empty(path: &Path, kind: &str, with_nul: bool) -> Result<(), String> {
+    let dir = sys::fs::parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        write_table(&tmp, kind, with_nul, false, &mut std::iter::empty())
+            .map_err(|e| e.to_string())?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| strerror(&e))?;
+        std::fs::rename(&tmp, path).map_err(|e| strerror(&e))?;
+        sys::fs::fsync_dir(dir).map_err(|e| strerror(&e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Writes a new table file at `tmp` from sorted, unique entries.
 pub(crate) fn write_new(
     tmp: &Path,
     kind: &str,
     with_nul: bool,
+    entries: &mut dyn Iterator<Item = (&str, &str)>,
+) -> rusqlite::Result<()> {
+    write_table(tmp, kind, with_nul, true, entries)
+}
+
+fn write_table(
+    tmp: &Path,
+    kind: &str,
+    with_nul: bool,
+    is_static: bool,
     entries: &mut dyn Iterator<Item = (&str, &str)>,
 ) -> rusqlite::Result<()> {
     let _ = std::fs::remove_file(tmp);
@@ -507,7 +546,7 @@ pub(crate) fn write_new(
         meta.execute(["format", FORMAT])?;
         meta.execute(["type", kind])?;
         meta.execute(["nul", if with_nul { "with" } else { "without" }])?;
-        meta.execute(["static", "yes"])?;
+        meta.execute(["static", if is_static { "yes" } else { "no" }])?;
         let mut ins = tx.prepare("INSERT INTO postfix_map(k, v) VALUES (?1, ?2)")?;
         for (k, v) in entries {
             ins.execute([k, v])?;

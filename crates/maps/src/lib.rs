@@ -207,6 +207,17 @@ impl OpenFlags {
         }
     }
 
+    /// The flags a daemon uses, with a surrogate for a table that cannot
+    /// be opened unless `daemon_table_open_error_is_fatal = yes`.
+    pub fn for_daemon(cfg: &config::Config) -> OpenFlags {
+        OpenFlags {
+            surrogate: !cfg
+                .bool(&config::params::DAEMON_TABLE_OPEN_ERROR_IS_FATAL)
+                .unwrap_or(false),
+            ..OpenFlags::default()
+        }
+    }
+
     /// Packs the flags for the proxymap protocol.
     pub fn bits(&self) -> u32 {
         (self.fold as u32)

@@ -130,7 +130,17 @@ impl ProxyDict {
         let mut last = String::new();
         for _attempt in 0..2 {
             if self.conn.is_none() {
-                match UnixStream::connect(&self.socket) {
+                // Inside a chroot the queue directory is the root and the
+                // working directory: fall back to the relative path.
+                let relative = std::path::Path::new(ipc::Class::Private.dir()).join(&self.service);
+                let conn = UnixStream::connect(&self.socket).or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        UnixStream::connect(&relative).map_err(|_| e)
+                    } else {
+                        Err(e)
+                    }
+                });
+                match conn {
                     Ok(s) => {
                         let _ = s.set_read_timeout(Some(self.timeout));
                         let _ = s.set_write_timeout(Some(self.timeout));

@@ -1,7 +1,7 @@
 //! socketmap: and tcp: tables: our postmap -q against Postfix's (where it
 //! is installed) on the same loopback servers.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;

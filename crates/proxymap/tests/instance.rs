@@ -41,15 +41,29 @@ fn proxy_lookups_through_proxymap() {
     let bad = etc.join("bad.regexp");
     std::fs::write(&bad, "/(/ broken\n/^ok$/ fine\n").unwrap();
     let missing = etc.join("missing");
+    // The cache proxywrite keeps, in a directory mail_owner may write.
+    let cache_dir = inst.root.join("cache");
+    std::fs::create_dir_all(&cache_dir).unwrap();
+    if testkit::is_root() {
+        let ok = std::process::Command::new("chown")
+            .args(["postfix:"])
+            .arg(&cache_dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "chown cache directory");
+    }
+    let cache = format!("btree:{}/verify", cache_dir.display());
     let main = inst.main_cf()
         + &format!(
             "virtual_alias_maps = proxy:hash:{v}\n\
              header_checks = proxy:regexp:{b}\n\
              relocated_maps = proxy:hash:{m}\n\
-             proxy_write_maps = internal:cache\n",
+             proxy_write_maps = {cache}\n",
             v = virt.display(),
             b = bad.display(),
             m = missing.display(),
+            cache = cache,
         );
     inst.write_main_cf(&main);
     inst.run("postmap", &[&format!("hash:{}", virt.display())])
@@ -131,5 +145,22 @@ fn proxy_lookups_through_proxymap() {
         inst.log()
     );
 
+    // proxywrite creates and updates a table of proxy_write_maps; the
+    // read-only service refuses updates.
+    let cfg = config::Config::load(&etc).unwrap();
+    let write = maps::OpenFlags {
+        write: true,
+        ..maps::OpenFlags::default()
+    };
+    let mut d =
+        maps::open(&format!("proxy:{cache}"), &cfg, write).expect("open through proxywrite");
+    d.update("User@Example.com", "250 ok").unwrap();
+    assert_eq!(
+        d.lookup("user@example.com").unwrap().as_deref(),
+        Some("250 ok")
+    );
+    assert!(d.delete("user@example.com").unwrap());
+    assert_eq!(d.lookup("user@example.com").unwrap(), None);
+    assert!(maps::open(&format!("proxy:{cache}"), &cfg, maps::OpenFlags::default()).is_err());
     inst.stop();
 }

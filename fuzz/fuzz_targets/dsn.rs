@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use mail::dsn::{self, EnhancedStatus, Notify, Orcpt};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(st) = s.parse::<EnhancedStatus>() {
         assert_eq!(st.to_string().parse::<EnhancedStatus>(), Ok(st));
     }

@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
             rebuilt.extend_from_slice(header);
             rebuilt.push(b'\n');
         }
-        Event::Body { line, continues, .. } => {
+        Event::Body {
+            line, continues, ..
+        } => {
             rebuilt.extend_from_slice(line);
             line_open = continues;
             if !continues {

@@ -84,6 +84,8 @@ enum Sink {
 struct Logger {
     never_block: bool,
     tag: String,
+    /// What stderr lines start with instead of the tag, if set.
+    stderr_name: Option<String>,
     host: String,
     sink: Sink,
     stderr: bool,
@@ -102,6 +104,7 @@ fn logger() -> &'static Mutex<Logger> {
         Mutex::new(Logger {
             never_block: false,
             tag: format!("postfix/{name}"),
+            stderr_name: None,
             host: short_host(&config::computed::system_hostname()),
             sink: Sink::Stderr,
             stderr: true,
@@ -255,6 +258,16 @@ pub fn use_relative_socket(queue_directory: &Path) {
     }
 }
 
+/// Starts stderr lines with `name` instead of the tag, as Postfix's
+/// commands do (`postsuper: Deleted: 3 messages`, while the log says
+/// `postfix/postsuper[PID]: Deleted: 3 messages`).
+pub fn set_stderr_name(name: &str) {
+    logger()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .stderr_name = Some(name.to_string());
+}
+
 /// Replaces the tag (postlog(1) `-t`).
 pub fn set_tag(tag: &str) {
     logger().lock().unwrap_or_else(|e| e.into_inner()).tag = tag.to_string();
@@ -286,8 +299,9 @@ pub fn log_str(level: Level, text: &str) {
         .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
         .collect();
     let body = format!("{}[{}]: {}{}", l.tag, pid, level.prefix(), text);
+    let name = l.stderr_name.clone().unwrap_or_else(|| l.tag.clone());
     if l.stderr || l.sink == Sink::Stderr {
-        let _ = writeln!(std::io::stderr(), "{}: {}{}", l.tag, level.prefix(), text);
+        let _ = writeln!(std::io::stderr(), "{}: {}{}", name, level.prefix(), text);
     }
     match l.sink.clone() {
         Sink::Stderr => {}
@@ -295,7 +309,7 @@ pub fn log_str(level: Level, text: &str) {
             if !send_postlog(&mut l, &socket, &body) {
                 let line = format_file_line(&l.host, &body);
                 if append(&file, &line).is_err() && !l.stderr {
-                    let _ = writeln!(std::io::stderr(), "{}: {}{}", l.tag, level.prefix(), text);
+                    let _ = writeln!(std::io::stderr(), "{}: {}{}", name, level.prefix(), text);
                 }
             }
         }
@@ -314,7 +328,7 @@ pub fn log_str(level: Level, text: &str) {
             );
             let sent = UnixDatagram::unbound().and_then(|s| s.send_to(msg.as_bytes(), "/dev/log"));
             if sent.is_err() && !l.stderr {
-                let _ = writeln!(std::io::stderr(), "{}: {}{}", l.tag, level.prefix(), text);
+                let _ = writeln!(std::io::stderr(), "{}: {}{}", name, level.prefix(), text);
             }
         }
     }

@@ -11,8 +11,8 @@
 //!
 //! ## DESCRIPTION
 //! [`Plain`] writes Postfix 3.7's traditional listing: a heading, then for
-//! each message a line with the queue ID and its status mark (`*` active,
-//! `!` on hold, `#` forced to expire), the size, the arrival time in local
+//! each message a line with the queue ID and its status marks (`*` active
+//! or `!` on hold, then `#` if forced to expire), the size, the arrival time in local
 //! time and the sender; then the recipients, each group that shares a
 //! delay reason preceded by the reason in parentheses, right-aligned at
 //! column 78; an empty line; and at the end `-- N Kbytes in M Requests.`
@@ -45,16 +45,16 @@ pub fn asctime(secs: u64) -> String {
     )
 }
 
-/// The status mark after the queue ID.
-fn mark(m: &ListedMessage) -> &'static str {
-    if m.forced_expire {
-        "#"
-    } else if m.queue == "active" {
-        "*"
-    } else if m.queue == "hold" {
-        "!"
-    } else {
-        ""
+/// The status marks after the queue ID: `*` active or `!` on hold, then
+/// `#` when forced to expire (`!#` for both).
+fn marks(m: &ListedMessage) -> &'static str {
+    match (m.queue.as_str(), m.forced_expire) {
+        ("active", false) => "*",
+        ("active", true) => "*#",
+        ("hold", false) => "!",
+        ("hold", true) => "!#",
+        (_, true) => "#",
+        _ => "",
     }
 }
 
@@ -76,7 +76,7 @@ impl Plain {
 
     pub fn message(&mut self, out: &mut impl Write, m: &ListedMessage) -> io::Result<()> {
         let date = asctime(m.arrival);
-        let id = format!("{}{}", m.queue_id, mark(m));
+        let id = format!("{}{}", m.queue_id, marks(m));
         if self.count == 0 {
             if self.long {
                 writeln!(

@@ -30,9 +30,9 @@
 //!
 //! ## DIAGNOSTICS
 //! `postqueue: fatal: ...` on standard error and in the log. Exit status
-//! 0, `EX_USAGE` (64) for a bad command line, `EX_NOPERM` (77) when not
-//! authorized, `EX_UNAVAILABLE` (69) when the mail system is down or a
-//! destination is not eligible, `EX_CONFIG` (78) for a bad main.cf.
+//! 0, `EX_NOPERM` (77) when not authorized, and, as with Postfix,
+//! `EX_UNAVAILABLE` (69) for everything else: a bad command line or
+//! main.cf, the mail system down, a destination that is not eligible.
 //!
 //! ## SEE ALSO
 //! mailq(1), showq(8), flush(8), qmgr(8), postsuper(1)
@@ -51,11 +51,9 @@ use daemon::log::{self, Level};
 use ipc::flush::FlushStatus;
 use ipc::showq::{ListedMessage, ShowqItem};
 
-const EX_USAGE: i32 = 64;
 const EX_UNAVAILABLE: i32 = 69;
 const EX_SOFTWARE: i32 = 70;
 const EX_NOPERM: i32 = 77;
-const EX_CONFIG: i32 = 78;
 
 const USAGE: &str =
     "usage: postqueue -f | postqueue -i queueid | postqueue -j | postqueue -p | postqueue -s site";
@@ -121,20 +119,23 @@ fn parse_args() -> (Option<PathBuf>, Mode, u32) {
     let mut verbose = 0;
     let set = |m: Mode, mode: &mut Option<Mode>| {
         if mode.is_some() {
-            die(EX_USAGE, USAGE);
+            die(EX_UNAVAILABLE, USAGE);
         }
         *mode = Some(m);
     };
     while let Some(a) = args.next() {
         let Some(opts) = a.strip_prefix('-').filter(|o| !o.is_empty()) else {
-            die(EX_USAGE, USAGE)
+            die(EX_UNAVAILABLE, USAGE)
         };
         for (i, c) in opts.char_indices() {
             // Options with a value take the rest of the word or the next one.
             let mut value = || {
                 let rest = &opts[i + 1..];
                 if rest.is_empty() {
-                    args.next().unwrap_or_else(|| die(EX_USAGE, USAGE))
+                    args.next().unwrap_or_else(|| {
+                        eprintln!("postqueue: option requires an argument -- '{c}'");
+                        die(EX_UNAVAILABLE, USAGE)
+                    })
                 } else {
                     rest.to_string()
                 }
@@ -158,11 +159,18 @@ fn parse_args() -> (Option<PathBuf>, Mode, u32) {
                 'j' => set(Mode::Json, &mut mode),
                 'p' => set(Mode::List, &mut mode),
                 'v' => verbose += 1,
-                _ => die(EX_USAGE, USAGE),
+                _ => {
+                    eprintln!("postqueue: invalid option -- '{c}'");
+                    die(EX_UNAVAILABLE, USAGE)
+                }
             }
         }
     }
-    (dir, mode.unwrap_or_else(|| die(EX_USAGE, USAGE)), verbose)
+    (
+        dir,
+        mode.unwrap_or_else(|| die(EX_UNAVAILABLE, USAGE)),
+        verbose,
+    )
 }
 
 /// Shows `s` as Postfix's `%.100s%s` with `...` when cut.
@@ -181,8 +189,10 @@ fn clip(s: &str) -> String {
 fn main() {
     log::init(None, "postqueue");
     log::set_stderr(true);
+    log::set_stderr_name("postqueue");
     let (dir, mode, verbose) = parse_args();
-    let cfg = Config::load(&config_dir(dir)).unwrap_or_else(|e| die(EX_CONFIG, &e.to_string()));
+    let cfg =
+        Config::load(&config_dir(dir)).unwrap_or_else(|e| die(EX_UNAVAILABLE, &e.to_string()));
     log::init(Some(&cfg), "postqueue");
     log::set_stderr(true);
     let uid = nix::unistd::getuid().as_raw();
@@ -190,10 +200,10 @@ fn main() {
         log::set_verbose(verbose);
     }
     let layout =
-        queue::Layout::from_config(&cfg).unwrap_or_else(|e| die(EX_CONFIG, &e.to_string()));
+        queue::Layout::from_config(&cfg).unwrap_or_else(|e| die(EX_UNAVAILABLE, &e.to_string()));
     let timeout = cfg
         .time(&params::IPC_TIMEOUT)
-        .unwrap_or_else(|e| die(EX_CONFIG, &e.to_string()))
+        .unwrap_or_else(|e| die(EX_UNAVAILABLE, &e.to_string()))
         .min(Duration::from_secs(3600));
     let check = |param: &params::StrParam, what: &str| match acl::allowed(&cfg, param, uid) {
         Ok(true) => {}
@@ -231,7 +241,7 @@ fn main() {
 
 fn service(cfg: &Config, p: &params::StrParam) -> String {
     cfg.str(p)
-        .unwrap_or_else(|e| die(EX_CONFIG, &e.to_string()))
+        .unwrap_or_else(|e| die(EX_UNAVAILABLE, &e.to_string()))
 }
 
 /// `-p` and `-j`.

@@ -613,6 +613,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!d.changed());
+        // proxymap not running: the table opens, lookups fail temporarily.
+        let qcfg = config::Config::from_text(Path::new("/tmp"), "queue_directory = /nonexistent\n")
+            .unwrap();
+        let mut p = open("proxy:hash:/etc/x", &qcfg, OpenFlags::default()).unwrap();
+        assert!(matches!(p.lookup("k"), Err(MapError::Temp { .. })));
         let e = open("nosuch:x", &cfg, OpenFlags::default()).err().unwrap();
         assert_eq!(e.to_string(), "unsupported dictionary type: nosuch");
         let mut l = MapList::open(

@@ -14,7 +14,8 @@
 //! connection is kept open and opened again once when it broke. A table
 //! that proxymap is not configured to serve (`proxy_read_maps`,
 //! `proxy_write_maps`) is a configuration error; a proxymap that cannot
-//! be reached is a temporary failure.
+//! be reached is a temporary failure (the table still opens, and is
+//! checked when proxymap answers).
 //!
 //! ## SEE ALSO
 //! proxymap(8), [`ipc`]
@@ -88,6 +89,8 @@ pub struct ProxyDict {
     timeout: Duration,
     conn: Option<UnixStream>,
     pattern: bool,
+    /// Whether proxymap accepted the table.
+    opened: bool,
 }
 
 pub(crate) fn open(ctx: &OpenCtx<'_>) -> Result<Box<dyn Dict>, MapError> {
@@ -114,18 +117,36 @@ pub(crate) fn open(ctx: &OpenCtx<'_>) -> Result<Box<dyn Dict>, MapError> {
         timeout,
         conn: None,
         pattern: false,
+        opened: false,
     };
-    match d.call(&Request::Open {
-        table: d.table.clone(),
-        flags: d.flags,
-    })? {
-        Reply::Opened { pattern } => d.pattern = pattern,
-        other => return Err(d.unexpected(other)),
+    match d.ensure_open() {
+        // proxymap is not up (yet): the table is checked at the first
+        // lookup, which fails temporarily until then.
+        Ok(()) | Err(MapError::Temp { .. }) => Ok(Box::new(d)),
+        Err(e) => Err(e),
     }
-    Ok(Box::new(d))
 }
 
 impl ProxyDict {
+    /// Asks proxymap to open the table, once.
+    fn ensure_open(&mut self) -> Result<(), MapError> {
+        if self.opened {
+            return Ok(());
+        }
+        let req = Request::Open {
+            table: self.table.clone(),
+            flags: self.flags,
+        };
+        match self.call(&req)? {
+            Reply::Opened { pattern } => {
+                self.pattern = pattern;
+                self.opened = true;
+                Ok(())
+            }
+            other => Err(self.unexpected(other)),
+        }
+    }
+
     fn call(&mut self, req: &Request) -> Result<Reply, MapError> {
         let mut last = String::new();
         for _attempt in 0..2 {
@@ -207,6 +228,7 @@ impl ProxyDict {
 
 impl Dict for ProxyDict {
     fn lookup(&mut self, key: &str) -> Result<Option<String>, MapError> {
+        self.ensure_open()?;
         let req = Request::Lookup {
             table: self.table.clone(),
             flags: self.flags,
@@ -228,6 +250,7 @@ impl Dict for ProxyDict {
     }
 
     fn update(&mut self, key: &str, value: &str) -> Result<(), MapError> {
+        self.ensure_open()?;
         let req = Request::Update {
             table: self.table.clone(),
             flags: self.flags,
@@ -241,6 +264,7 @@ impl Dict for ProxyDict {
     }
 
     fn delete(&mut self, key: &str) -> Result<bool, MapError> {
+        self.ensure_open()?;
         let req = Request::Delete {
             table: self.table.clone(),
             flags: self.flags,
@@ -253,6 +277,7 @@ impl Dict for ProxyDict {
     }
 
     fn sequence(&mut self) -> Result<Vec<(String, String)>, MapError> {
+        self.ensure_open()?;
         let req = Request::Sequence {
             table: self.table.clone(),
             flags: self.flags,

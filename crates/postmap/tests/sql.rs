@@ -204,6 +204,63 @@ fn start_mariadb() -> Server {
     srv
 }
 
+/// A command run as PostgreSQL's user when the test runs as root
+/// (PostgreSQL refuses to run as root).
+fn pg_command(program: &Path) -> Command {
+    if is_root() {
+        let id = pg_user();
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={}", id.uid))
+            .arg(format!("--regid={}", id.gid))
+            .arg("--clear-groups")
+            .arg("--")
+            .arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn pg_user() -> nix::unistd::User {
+    nix::unistd::User::from_name("postgres")
+        .ok()
+        .flatten()
+        .or_else(|| nix::unistd::User::from_name("nobody").ok().flatten())
+        .expect("a postgres or nobody user")
+}
+
+/// Ends a server-side session, as an idle timeout or a restart would.
+fn kill_session(kind: &str, srv: &Server, id: &str) {
+    if kind == "mysql" {
+        let client = find_program(&["mariadb", "mysql"], &["/usr/bin", "/usr/local/bin"]).unwrap();
+        run_ok(
+            Command::new(client)
+                .args(["--no-defaults", "-h", "127.0.0.1", "-u", "root"])
+                .arg(format!("-P{}", srv.port))
+                .args(["-e", &format!("KILL {id}")]),
+            "KILL",
+        );
+    } else {
+        let psql = find_program(&["psql"], &["/usr/bin", "/usr/local/bin"]).unwrap();
+        run_ok(
+            pg_command(&psql)
+                .arg("-h")
+                .arg(&srv.dir)
+                .args([
+                    "-p",
+                    &srv.port.to_string(),
+                    "-U",
+                    "admin",
+                    "-d",
+                    "postgres",
+                    "-c",
+                ])
+                .arg(format!("SELECT pg_terminate_backend({id})")),
+            "pg_terminate_backend",
+        );
+    }
+}
+
 fn start_postgres() -> Server {
     let initdb = find_program(&["initdb"], &["/usr/local/bin", "/usr/bin"]).expect(
         "initdb not found: install postgresql (.ci/run does), or set MTA_TEST_SKIP_SQL_SERVERS=1",
@@ -216,31 +273,9 @@ fn start_postgres() -> Server {
     };
     let psql = find_program(&["psql"], &["/usr/bin", "/usr/local/bin"]).expect("psql not found");
     let dir = temp_dir("pgsql");
-    // PostgreSQL refuses to run as root: run it as its own user.
-    let as_user = |program: &Path| -> Command {
-        if is_root() {
-            let id = nix::unistd::User::from_name("postgres")
-                .ok()
-                .flatten()
-                .or_else(|| nix::unistd::User::from_name("nobody").ok().flatten())
-                .expect("a postgres or nobody user");
-            let mut c = Command::new("setpriv");
-            c.arg(format!("--reuid={}", id.uid))
-                .arg(format!("--regid={}", id.gid))
-                .arg("--clear-groups")
-                .arg("--")
-                .arg(program);
-            c
-        } else {
-            Command::new(program)
-        }
-    };
+    let as_user = pg_command;
     if is_root() {
-        let id = nix::unistd::User::from_name("postgres")
-            .ok()
-            .flatten()
-            .or_else(|| nix::unistd::User::from_name("nobody").ok().flatten())
-            .expect("a postgres or nobody user");
+        let id = pg_user();
         nix::unistd::chown(&dir, Some(id.uid), Some(id.gid)).unwrap();
     }
     let mut srv = Server {
@@ -569,6 +604,13 @@ fn exercise_server(kind: &str, srv: &Server) {
     let b = d.lookup("y").unwrap();
     assert!(a.is_some());
     assert_eq!(a, b, "{kind}: the connection was not reused");
+    // The server ends the session (idle timeout, restart): the next
+    // lookup reconnects instead of failing.
+    kill_session(kind, srv, a.as_deref().unwrap());
+    let c = d
+        .lookup("z")
+        .expect("reconnect after the server closed the session");
+    assert!(c.is_some() && c != a, "{kind}: {a:?} then {c:?}");
 }
 
 #[test]

@@ -102,39 +102,57 @@ impl Backend for Mysql {
             if self.hosts[i].dead_until.is_some_and(|t| now < t) {
                 continue;
             }
-            if self.conns[i].is_none() {
-                match self.connect(&self.hosts[i].name) {
-                    Ok(c) => self.conns[i] = Some(c),
-                    Err(e) => {
-                        last = format!(
-                            "{}: cannot connect to MySQL server {}: {e}",
-                            self.spec, self.hosts[i].name
-                        );
-                        crate::msg::warn(&last);
-                        self.hosts[i].dead_until = Some(now + self.retry);
-                        continue;
+            // A kept connection may have been closed by the server while
+            // idle: one fresh try before the host counts as down.
+            for _attempt in 0..2 {
+                let reused = self.conns[i].is_some();
+                if !reused {
+                    match self.connect(&self.hosts[i].name) {
+                        Ok(c) => self.conns[i] = Some(c),
+                        Err(e) => {
+                            last = format!(
+                                "{}: cannot connect to MySQL server {}: {e}",
+                                self.spec, self.hosts[i].name
+                            );
+                            crate::msg::warn(&last);
+                            self.hosts[i].dead_until = Some(now + self.retry);
+                            break;
+                        }
                     }
                 }
-            }
-            let Some(conn) = self.conns[i].as_mut() else {
-                continue;
-            };
-            match conn.query::<mysql::Row, _>(q) {
-                Ok(rows) => {
-                    self.hosts[i].dead_until = None;
-                    return Ok(rows
-                        .into_iter()
-                        .map(|r| r.unwrap().into_iter().map(text).collect())
-                        .collect());
-                }
-                Err(e) => {
-                    last = format!(
-                        "{}: query failed on MySQL server {}: {e}",
-                        self.spec, self.hosts[i].name
-                    );
-                    crate::msg::warn(&last);
-                    self.conns[i] = None;
-                    self.hosts[i].dead_until = Some(now + self.retry);
+                let Some(conn) = self.conns[i].as_mut() else {
+                    break;
+                };
+                match conn.query::<mysql::Row, _>(q) {
+                    Ok(rows) => {
+                        self.hosts[i].dead_until = None;
+                        return Ok(rows
+                            .into_iter()
+                            .map(|r| r.unwrap().into_iter().map(text).collect())
+                            .collect());
+                    }
+                    Err(mysql::Error::MySqlError(e)) => {
+                        // The server answered: the query is wrong, not the
+                        // server. Another server would say the same.
+                        let m = format!(
+                            "{}: query failed on MySQL server {}: {e}",
+                            self.spec, self.hosts[i].name
+                        );
+                        crate::msg::warn(&m);
+                        return Err(m);
+                    }
+                    Err(e) => {
+                        last = format!(
+                            "{}: query failed on MySQL server {}: {e}",
+                            self.spec, self.hosts[i].name
+                        );
+                        self.conns[i] = None;
+                        if !reused {
+                            crate::msg::warn(&last);
+                            self.hosts[i].dead_until = Some(now + self.retry);
+                            break;
+                        }
+                    }
                 }
             }
         }

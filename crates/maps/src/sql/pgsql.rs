@@ -93,47 +93,57 @@ impl Backend for Pgsql {
             if self.hosts[i].dead_until.is_some_and(|t| now < t) {
                 continue;
             }
-            if self.conns[i].is_none() {
-                match self.connect(&self.hosts[i].name) {
-                    Ok(c) => self.conns[i] = Some(c),
-                    Err(e) => {
-                        last = format!(
-                            "{}: cannot connect to PostgreSQL server {}: {e}",
-                            self.spec, self.hosts[i].name
-                        );
-                        crate::msg::warn(&last);
-                        self.hosts[i].dead_until = Some(now + self.retry);
-                        continue;
-                    }
-                }
-            }
-            let Some(conn) = self.conns[i].as_mut() else {
-                continue;
-            };
-            match conn.simple_query(q) {
-                Ok(msgs) => {
-                    self.hosts[i].dead_until = None;
-                    let mut rows = Vec::new();
-                    for m in msgs {
-                        if let postgres::SimpleQueryMessage::Row(r) = m {
-                            rows.push((0..r.len()).map(|j| r.get(j).map(str::to_string)).collect());
+            // A kept connection may have been closed by the server while
+            // idle: one fresh try before the host counts as down.
+            for _attempt in 0..2 {
+                let reused = self.conns[i].is_some();
+                if !reused {
+                    match self.connect(&self.hosts[i].name) {
+                        Ok(c) => self.conns[i] = Some(c),
+                        Err(e) => {
+                            last = format!(
+                                "{}: cannot connect to PostgreSQL server {}: {e}",
+                                self.spec, self.hosts[i].name
+                            );
+                            crate::msg::warn(&last);
+                            self.hosts[i].dead_until = Some(now + self.retry);
+                            break;
                         }
                     }
-                    return Ok(rows);
                 }
-                Err(e) => {
-                    last = format!(
-                        "{}: query failed on PostgreSQL server {}: {e}",
-                        self.spec, self.hosts[i].name
-                    );
-                    crate::msg::warn(&last);
-                    let closed = conn.is_closed();
-                    self.conns[i] = None;
-                    if closed {
-                        self.hosts[i].dead_until = Some(now + self.retry);
-                    } else {
-                        // A bad query is not a dead server: do not try others.
-                        return Err(last);
+                let Some(conn) = self.conns[i].as_mut() else {
+                    break;
+                };
+                match conn.simple_query(q) {
+                    Ok(msgs) => {
+                        self.hosts[i].dead_until = None;
+                        let mut rows = Vec::new();
+                        for m in msgs {
+                            if let postgres::SimpleQueryMessage::Row(r) = m {
+                                rows.push(
+                                    (0..r.len()).map(|j| r.get(j).map(str::to_string)).collect(),
+                                );
+                            }
+                        }
+                        return Ok(rows);
+                    }
+                    Err(e) => {
+                        let m = format!(
+                            "{}: query failed on PostgreSQL server {}: {e}",
+                            self.spec, self.hosts[i].name
+                        );
+                        if e.as_db_error().is_some() && !conn.is_closed() {
+                            // The server answered: the query is wrong.
+                            crate::msg::warn(&m);
+                            return Err(m);
+                        }
+                        last = m;
+                        self.conns[i] = None;
+                        if !reused {
+                            crate::msg::warn(&last);
+                            self.hosts[i].dead_until = Some(now + self.retry);
+                            break;
+                        }
                     }
                 }
             }

@@ -324,12 +324,22 @@ fn run(tool: Tool, program: &str, args: &[String]) -> Result<i32, Fatal> {
     for spec in &specs {
         let (kind, name) = crate::split_spec(spec, &default_type);
         if !build::is_buildable(kind) {
-            if crate::TABLE_TYPES.contains(&kind) {
-                fatal!(
-                    "unsupported dictionary type: {kind}: {program} cannot create this table type"
-                );
+            match kind {
+                "proxy" => fatal!("can't create maps via the proxy service"),
+                "fail" => {
+                    // As Postfix: the source is read, then every write fails.
+                    if let Err(e) = crate::source::read_text(Path::new(name)) {
+                        fatal!("open {name}: {}", crate::db::strerror(&e));
+                    }
+                    fatal!("table {spec}: write error: Application error");
+                }
+                k if crate::TABLE_TYPES.contains(&k) => {
+                    fatal!("unsupported dictionary type: {k} does not support bulk-mode creation.")
+                }
+                k => fatal!(
+                    "unsupported dictionary type: {k}. Is the postfix-{k} package installed?"
+                ),
             }
-            fatal!("unsupported dictionary type: {kind}");
         }
         become_owner(spec, o.as_root)?;
         let r = match tool {

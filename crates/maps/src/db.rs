@@ -154,6 +154,14 @@ impl IndexedDict {
             MapError::config(spec, reason)
         })?;
         let _ = meta;
+        // SQLite says "unable to open database file" for every reason;
+        // the system's reason is what the administrator needs.
+        if let Err(e) = std::fs::File::open(path) {
+            return Err(MapError::config(
+                spec,
+                format!("open database {}: {}", path.display(), strerror(&e)),
+            ));
+        }
         let mut stamp = FileStamp::of(path);
         let flags = if write {
             SqlFlags::SQLITE_OPEN_READ_WRITE | SqlFlags::SQLITE_OPEN_NO_MUTEX

@@ -533,6 +533,14 @@ impl MapList {
         self.dicts.iter().any(|d| d.changed())
     }
 
+    /// The first table whose file was rebuilt since it was opened. A
+    /// daemon checks this after each request and, as Postfix does, logs
+    /// `table NAME has changed -- restarting` and exits, so that master
+    /// starts a process that opens the new table.
+    pub fn changed_name(&self) -> Option<&str> {
+        self.dicts.iter().find(|d| d.changed()).map(|d| d.name())
+    }
+
     pub fn dicts(&mut self) -> &mut [Box<dyn Dict>] {
         &mut self.dicts
     }

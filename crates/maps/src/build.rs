@@ -444,6 +444,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn readers_never_see_a_half_built_table() {
+        let dir = std::env::temp_dir().join(format!("maps-race-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = dir.join("t");
+        let big: String = (0..5000).map(|i| format!("k{i} v{i}\n")).collect();
+        std::fs::write(&src, format!("{big}probe old\n")).unwrap();
+        let name = src.to_str().unwrap().to_string();
+        postmap_file("hash", &name, &BuildOptions::default()).unwrap();
+        let spec = format!("hash:{name}");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (spec, stop, dir) = (spec.clone(), stop.clone(), dir.clone());
+            std::thread::spawn(move || {
+                let cfg = config::Config::from_text(&dir, "").unwrap();
+                let mut seen = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Open afresh each time, as a new process would.
+                    let mut d = crate::open(&spec, &cfg, crate::OpenFlags::default())
+                        .expect("the table is always there");
+                    let v = d.lookup("probe").expect("the table is always whole");
+                    assert!(matches!(v.as_deref(), Some("old") | Some("new")), "{v:?}");
+                    assert!(d.lookup("k4999").unwrap().is_some());
+                    seen += 1;
+                }
+                seen
+            })
+        };
+        for i in 0..20 {
+            let v = if i % 2 == 0 { "new" } else { "old" };
+            std::fs::write(&src, format!("{big}probe {v}\n")).unwrap();
+            postmap_file("hash", &name, &BuildOptions::default()).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn base64_round_trip() {
         for s in ["", "a", "ab", "abc", "abcd", "hello world\n"] {
             let e = base64_encode(s.as_bytes());

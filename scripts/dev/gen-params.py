@@ -34,7 +34,7 @@ OURS = {
 # Parameters that postconf(5) types differently from what their default looks like.
 STRING_OVERRIDES = re.compile(
     r"(_concurrency_(negative|positive)_feedback$)"
-    r"|^(inet_protocols|mail_release_date|mail_version|compatibility_level)$")
+    r"|^(inet_protocols|mail_release_date|mail_version|compatibility_level|smtpd_forbid_bare_newline)$")
 LONG = {
     "message_size_limit", "mailbox_size_limit", "virtual_mailbox_limit",
     "queue_minfree", "bounce_size_limit", "body_checks_size_limit",
@@ -83,7 +83,7 @@ def classify(name, value, man, types):
     m = re.fullmatch(r"\$\{\{\$compatibility_level\} <level \{[\d.]+\} \? \{(\w*)\} : \{(\w*)\}\}", value)
     if m and {m.group(1), m.group(2)} <= {"yes", "no"}:
         return "bool"
-    if re.fullmatch(r"\d+", value):
+    if re.fullmatch(r"\d+", value) or re.fullmatch(r"\$\{stress\?\{\d+\}:\{\d+\}\}", value):
         return "long" if name in LONG else "int"
     m = re.fullmatch(r"\$(\w+)", value)
     if m and m.group(1) in types and types[m.group(1)] != "computed":

@@ -13,7 +13,7 @@ params! {
     time ADDRESS_VERIFY_NEGATIVE_EXPIRE_TIME = "address_verify_negative_expire_time", "3d", 'd';
     time ADDRESS_VERIFY_NEGATIVE_REFRESH_TIME = "address_verify_negative_refresh_time", "3h", 'h';
     int ADDRESS_VERIFY_PENDING_REQUEST_LIMIT = "address_verify_pending_request_limit", "5000";
-    str ADDRESS_VERIFY_POLL_COUNT = "address_verify_poll_count", "${stress?{1}:{3}}";
+    int ADDRESS_VERIFY_POLL_COUNT = "address_verify_poll_count", "${stress?{1}:{3}}";
     time ADDRESS_VERIFY_POLL_DELAY = "address_verify_poll_delay", "3s", 's';
     time ADDRESS_VERIFY_POSITIVE_EXPIRE_TIME = "address_verify_positive_expire_time", "31d", 'd';
     time ADDRESS_VERIFY_POSITIVE_REFRESH_TIME = "address_verify_positive_refresh_time", "7d", 'd';
@@ -419,7 +419,7 @@ params! {
     bool POSTSCREEN_USE_TLS = "postscreen_use_tls", "$smtpd_use_tls";
     time POSTSCREEN_WATCHDOG_TIMEOUT = "postscreen_watchdog_timeout", "10s", 's';
     str PREPEND_DELIVERED_HEADER = "prepend_delivered_header", "command, file, forward";
-    computed PROCESS_ID = "process_id", "3816";
+    computed PROCESS_ID = "process_id", "19268";
     str PROCESS_ID_DIRECTORY = "process_id_directory", "pid";
     computed PROCESS_NAME = "process_name", "postconf";
     str PROPAGATE_UNMATCHED_EXTENSIONS = "propagate_unmatched_extensions", "canonical, virtual";
@@ -614,16 +614,16 @@ params! {
     time SMTPD_ERROR_SLEEP_TIME = "smtpd_error_sleep_time", "1s", 's';
     str SMTPD_ETRN_RESTRICTIONS = "smtpd_etrn_restrictions", "";
     str SMTPD_EXPANSION_FILTER = "smtpd_expansion_filter", "\\t\\40!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~";
-    bool SMTPD_FORBID_BARE_NEWLINE = "smtpd_forbid_bare_newline", "no";
+    str SMTPD_FORBID_BARE_NEWLINE = "smtpd_forbid_bare_newline", "no";
     str SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS = "smtpd_forbid_bare_newline_exclusions", "$mynetworks";
     int SMTPD_FORBID_BARE_NEWLINE_REJECT_CODE = "smtpd_forbid_bare_newline_reject_code", "550";
     bool SMTPD_FORBID_UNAUTH_PIPELINING = "smtpd_forbid_unauth_pipelining", "no";
     str SMTPD_FORBIDDEN_COMMANDS = "smtpd_forbidden_commands", "CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}";
-    str SMTPD_HARD_ERROR_LIMIT = "smtpd_hard_error_limit", "${stress?{1}:{20}}";
+    int SMTPD_HARD_ERROR_LIMIT = "smtpd_hard_error_limit", "${stress?{1}:{20}}";
     bool SMTPD_HELO_REQUIRED = "smtpd_helo_required", "no";
     str SMTPD_HELO_RESTRICTIONS = "smtpd_helo_restrictions", "";
     int SMTPD_HISTORY_FLUSH_THRESHOLD = "smtpd_history_flush_threshold", "100";
-    str SMTPD_JUNK_COMMAND_LIMIT = "smtpd_junk_command_limit", "${stress?{1}:{100}}";
+    int SMTPD_JUNK_COMMAND_LIMIT = "smtpd_junk_command_limit", "${stress?{1}:{100}}";
     str SMTPD_LOG_ACCESS_PERMIT_ACTIONS = "smtpd_log_access_permit_actions", "";
     str SMTPD_MILTER_MAPS = "smtpd_milter_maps", "";
     str SMTPD_MILTERS = "smtpd_milters", "";

@@ -48,6 +48,15 @@ impl<R: Read> RecordStream<R> {
         }
     }
 
+    /// A stream over a reader already `offset` bytes into the file (the
+    /// offsets it reports count from the start of the file).
+    pub fn starting_at(r: R, offset: u64) -> RecordStream<R> {
+        RecordStream {
+            pos: offset,
+            ..RecordStream::new(r)
+        }
+    }
+
     /// File offset of the next record.
     pub fn offset(&self) -> u64 {
         self.pos

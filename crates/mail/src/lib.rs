@@ -21,6 +21,8 @@
 //!   `mime_header_checks`, `nested_header_checks` and `body_checks`,
 //!   8-bit detection and the quoted-printable downgrade;
 //! * [`date`]: RFC 5322 dates as Postfix writes and reads them;
+//! * [`bounce_template`]: the texts of bounce, delay, success and
+//!   verify notices, and `bounce_template_file`;
 //! * [`dsn`]: enhanced status codes, NOTIFY/RET/ORCPT/ENVID, xtext and
 //!   the `message/delivery-status` part;
 //! * [`rfc2047`]: decoding of encoded words for logging.
@@ -32,6 +34,7 @@
 //! RFC 5321, RFC 5322, RFC 2045-2047, RFC 3461, RFC 3464; cleanup(8)
 
 pub mod address;
+pub mod bounce_template;
 pub mod date;
 pub mod dsn;
 pub mod header;

@@ -341,6 +341,9 @@ pub fn edit_copy(
     fold: Fold,
     edit: impl FnOnce(&mut IndexedDict) -> Result<(), MapError>,
 ) -> Result<(), MapError> {
+    // Editors take turns: each holds a lock on the file it copies, and
+    // makes sure that file is still the table once it has the lock.
+    let _lock = lock_current(path).map_err(|e| MapError::temp(spec, e))?;
     let tmp = copy_to_temp(path).map_err(|e| MapError::temp(spec, e))?;
     let result = (|| {
         let conn = Connection::open(&tmp).map_err(|e| MapError::temp(spec, e.to_string()))?;
@@ -370,6 +373,23 @@ pub fn edit_copy(
     result
 }
 
+/// An exclusive lock on the file that is the table at `path` now.
+fn lock_current(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, String> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        let f = std::fs::File::open(path)
+            .map_err(|e| format!("open {}: {}", path.display(), strerror(&e)))?;
+        let locked = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| format!("lock {}: {e}", path.display()))?;
+        let held = locked.metadata().map_err(|e| strerror(&e))?;
+        match std::fs::metadata(path) {
+            Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => return Ok(locked),
+            Ok(_) => continue,
+            Err(e) => return Err(format!("stat {}: {}", path.display(), strerror(&e))),
+        }
+    }
+}
+
 /// Copies the table at `path`, lets `edit` change the copy in one
 /// transaction, and renames the copy into place durably: readers see the
 /// old table or the new one.
@@ -377,6 +397,7 @@ pub(crate) fn replace_copy(
     path: &Path,
     edit: impl FnOnce(&Connection) -> rusqlite::Result<()>,
 ) -> Result<(), String> {
+    let _lock = lock_current(path)?;
     let tmp = copy_to_temp(path)?;
     let result = (|| -> Result<(), String> {
         let mut conn = Connection::open(&tmp).map_err(|e| e.to_string())?;

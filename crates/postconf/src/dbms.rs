@@ -248,10 +248,7 @@ fn check_file(kind: &str, path: &str) -> Result<()> {
         _ => match read_text(path) {
             Ok(t) => t,
             Err(e) => {
-                warning!(
-                    "open \"{kind}\" configuration \"{path}\": {}",
-                    strerror(&e)
-                );
+                warning!("open \"{kind}\" configuration \"{path}\": {}", strerror(&e));
                 return Ok(());
             }
         },
@@ -262,11 +259,7 @@ fn check_file(kind: &str, path: &str) -> Result<()> {
     let legal = known(kind).unwrap_or_default();
     for e in s.entries() {
         if !legal.contains(&e.name.as_str()) {
-            warning!(
-                "{kind}:{path}: unused parameter: {}={}",
-                e.name,
-                e.value
-            );
+            warning!("{kind}:{path}: unused parameter: {}={}", e.name, e.value);
         }
     }
     Ok(())

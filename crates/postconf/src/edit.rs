@@ -17,7 +17,8 @@
 //! of the file, in the order of the command line. When a name is given
 //! twice, the last one wins, with a warning. `-X name` removes the logical
 //! line (its inner comments stay); `-# name` puts `#` in front of each of
-//! its lines. Lines that are not `name = value` are left alone.
+//! its lines. A line without `=` is named by its first word, as Postfix
+//! does.
 //!
 //! The new file is written beside the old one, flushed to disk and
 //! renamed over it, and the directory is synced ([`sys::fs::write_atomic`]);
@@ -98,8 +99,12 @@ fn changes(edit: Edit, args: &[String]) -> Result<Vec<Change>> {
 }
 
 /// The new text of main.cf.
-pub fn edit_text(text: &str, edit: Edit, args: &[String]) -> Result<String> {
-    let mut changes = changes(edit, args)?;
+#[cfg(test)]
+fn edit_text(text: &str, edit: Edit, args: &[String]) -> Result<String> {
+    Ok(apply(text, edit, changes(edit, args)?))
+}
+
+fn apply(text: &str, edit: Edit, mut changes: Vec<Change>) -> String {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut out = String::with_capacity(text.len() + 64);
     let mut next = 0;
@@ -109,10 +114,15 @@ pub fn edit_text(text: &str, edit: Edit, args: &[String]) -> Result<String> {
         }
         next = l.last + 1;
         let span = &lines[l.first..=l.last];
+        // The name is what precedes whitespace or "=", even on a line
+        // that has no "=".
         let name = if l.text.starts_with(char::is_whitespace) {
             None
         } else {
-            config::main_cf::split_nameval(&l.text).ok().map(|(n, _)| n)
+            l.text
+                .split(|c: char| c == '=' || c.is_whitespace())
+                .next()
+                .filter(|n| !n.is_empty())
         };
         let Some(change) = name.and_then(|n| changes.iter_mut().find(|c| c.name == n)) else {
             span.iter().for_each(|line| out.push_str(line));
@@ -149,17 +159,16 @@ pub fn edit_text(text: &str, edit: Edit, args: &[String]) -> Result<String> {
             out.push_str(&format!("{} = {}\n", c.name, c.value));
         }
     }
-    Ok(out)
+    out
 }
 
 /// `postconf -e`, `-X`, `-#` on `dir/main.cf`.
 pub fn edit_main(dir: &str, edit: Edit, args: &[String]) -> Result<()> {
     let path = file_in(dir, "main.cf");
     // Check the request before touching the file.
-    changes(edit, args)?;
+    let changes = changes(edit, args)?;
     let text = read_for_edit(&path)?;
-    let new = edit_text(&text, edit, args)?;
-    write_file(&path, &new)
+    write_file(&path, &apply(&text, edit, changes))
 }
 
 #[cfg(test)]
@@ -225,6 +234,14 @@ mod tests {
             run(FILE, Edit::Comment, &["myorigin", "mydestination"]),
             "# comment\n#myorigin = a\n#  continued\n# inner\nrelayhost = [mx]\nfoo\n\
              #mydestination = x,\n#\ty\n\n#myhostname = old\n"
+        );
+    }
+
+    #[test]
+    fn lines_without_equals_are_matched_by_name() {
+        assert_eq!(
+            run("a = 1\nrelayhost\nb = 2\n", Edit::Set, &["relayhost=[mx]"]),
+            "a = 1\nrelayhost = [mx]\nb = 2\n"
         );
     }
 

@@ -44,11 +44,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::print::Values;
-use crate::{dbms, expand};
 use crate::master::MasterFile;
 use crate::msg::{self, Result, fatal, warning};
+use crate::print::Values;
 use crate::settings::Settings;
+use crate::{dbms, expand};
 
 /// Parameters whose values are never expanded.
 pub const RAW: &[&str] = &[
@@ -267,14 +267,14 @@ impl Table {
         let in_use = |n: &str| self.class(n).is_some() || used.names.iter().any(|u| u == n);
         let mut prefixed = Vec::new();
         for s in settings.entries() {
-            if in_use(&s.name) {
-                if let Ok(v) = values.try_expand(&s.value) {
-                    prefixed.extend(
-                        dbms::prefixed_names(&v)
-                            .into_iter()
-                            .filter(|p| settings.contains(p)),
-                    );
-                }
+            if in_use(&s.name)
+                && let Ok(v) = values.try_expand(&s.value)
+            {
+                prefixed.extend(
+                    dbms::prefixed_names(&v)
+                        .into_iter()
+                        .filter(|p| settings.contains(p)),
+                );
             }
         }
         used.names.extend(prefixed);
@@ -296,8 +296,7 @@ impl Table {
             .iter()
             .flat_map(|e| e.settings().map(|(n, _)| n))
             .collect();
-        let in_use =
-            |n: &str| self.class(n).is_some() || used.names.iter().any(|u| u == n);
+        let in_use = |n: &str| self.class(n).is_some() || used.names.iter().any(|u| u == n);
         let warn_undefined = |text: &str, file: &str| {
             let mut names = Vec::new();
             let result = expand::scan(text, &mut |n| names.push(n.to_string()));
@@ -314,10 +313,10 @@ impl Table {
         for e in &master.entries {
             for (n, v) in e.settings_sorted() {
                 warn_undefined(v, &master.path);
-                if in_use(n) {
-                    if let Ok(v) = values.try_expand_in(e, v) {
-                        dbms::check_value(&v, &mut checked)?;
-                    }
+                if in_use(n)
+                    && let Ok(v) = values.try_expand_in(e, v)
+                {
+                    dbms::check_value(&v, &mut checked)?;
                 }
             }
         }
@@ -336,10 +335,10 @@ impl Table {
                 continue;
             }
             warn_undefined(&s.value, &settings.path);
-            if in_use(n) {
-                if let Ok(v) = values.try_expand(&s.value) {
-                    dbms::check_value(&v, &mut checked)?;
-                }
+            if in_use(n)
+                && let Ok(v) = values.try_expand(&s.value)
+            {
+                dbms::check_value(&v, &mut checked)?;
             }
         }
         for (raw, file) in restriction_class_lists(settings, master) {
@@ -365,10 +364,10 @@ impl Table {
         }
         for e in &master.entries {
             for (n, v) in e.settings_sorted() {
-                if in_use(n) {
-                    if let Err(err) = values.try_expand_in(e, v) {
-                        macro_error(&err)?;
-                    }
+                if in_use(n)
+                    && let Err(err) = values.try_expand_in(e, v)
+                {
+                    macro_error(&err)?;
                 }
             }
         }

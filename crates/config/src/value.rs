@@ -79,34 +79,29 @@ pub fn tokens(v: &str, sep: impl Fn(char) -> bool) -> Vec<String> {
             chars.next();
             continue;
         }
-        if c == '{' {
-            let mut depth = 0;
-            let mut end = v.len();
-            for (i, c) in chars.by_ref() {
-                match c {
-                    '{' => depth += 1,
-                    '}' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = i;
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            out.push(v[start + 1..end].trim().to_string());
-            continue;
-        }
+        // A token runs to the next separator outside braces; braces may
+        // open anywhere in it (`inline:{ a, b }`).
+        let mut depth = 0usize;
         let mut end = v.len();
         while let Some(&(i, c)) = chars.peek() {
-            if sep(c) {
-                end = i;
-                break;
+            match c {
+                '{' => depth += 1,
+                '}' => depth = depth.saturating_sub(1),
+                c if depth == 0 && sep(c) => {
+                    end = i;
+                    break;
+                }
+                _ => {}
             }
             chars.next();
         }
-        out.push(v[start..end].to_string());
+        let tok = &v[start..end];
+        // `{ text }` as a whole token stands for text.
+        let unwrapped = match tok.strip_prefix('{') {
+            Some(inner) if c == '{' => inner.strip_suffix('}').unwrap_or(inner).trim(),
+            _ => tok,
+        };
+        out.push(unwrapped.to_string());
     }
     out
 }
@@ -139,5 +134,9 @@ mod tests {
         assert_eq!(list("{ a {b} }"), ["a {b}"]);
         assert_eq!(list("  "), Vec::<String>::new());
         assert_eq!(list("{ open"), ["open"]);
+        assert_eq!(
+            list("check_sender_access inline:{ {a = REJECT go away}, b=OK }, permit"),
+            ["check_sender_access", "inline:{ {a = REJECT go away}, b=OK }", "permit"]
+        );
     }
 }

@@ -592,17 +592,9 @@ impl Session<'_> {
     /// relay and recipient restrictions, then the unlisted check.
     pub fn rcpt_checks(&mut self, rcpt: &str) -> Verdict {
         if self.s.delay_reject {
-            let delayed = self.txn.as_ref().and_then(|t| t.delayed.clone());
-            let v = match delayed {
-                Some(v) => v,
-                None => {
-                    let v = self.early_checks();
-                    if let Some(t) = self.txn.as_mut() {
-                        t.delayed = Some(v.clone());
-                    }
-                    v
-                }
-            };
+            // Evaluated for each recipient, so that check_recipient_access
+            // works inside them, as with Postfix.
+            let v = self.early_checks(Some(rcpt));
             if let Verdict::Reject(rep) = v {
                 let sender = self.txn.as_ref().map(|t| t.sender.clone());
                 self.log_reject("RCPT", &rep, sender.as_deref(), Some(rcpt));
@@ -638,6 +630,12 @@ impl Session<'_> {
 
     /// Whether the recipient exists in the table of its address class.
     pub fn unlisted_recipient(&mut self, rcpt: &str) -> Verdict {
+        self.unlisted_recipient_as(rcpt, rcpt)
+    }
+
+    /// Like [`Session::unlisted_recipient`], naming the address as the
+    /// client wrote it (`shown`) in the reply.
+    pub fn unlisted_recipient_as(&mut self, rcpt: &str, shown: &str) -> Verdict {
         let sender = self
             .txn
             .as_ref()
@@ -728,7 +726,7 @@ impl Session<'_> {
                 Verdict::Reject(Reply::new(
                     code,
                     enh,
-                    &format!("<{rcpt}>: Recipient address rejected: {what}"),
+                    &format!("<{shown}>: Recipient address rejected: {what}"),
                 ))
             }
             Err(e) => {

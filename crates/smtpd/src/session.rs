@@ -60,8 +60,6 @@ pub struct Txn {
     pub hold: bool,
     pub discard: bool,
     pub prepend: Vec<String>,
-    /// A reject of the client/helo/sender restrictions, delayed to RCPT.
-    pub delayed: Option<Verdict>,
 }
 
 impl Txn {
@@ -79,7 +77,6 @@ impl Txn {
             hold: false,
             discard: false,
             prepend: Vec::new(),
-            delayed: None,
         }
     }
 
@@ -119,6 +116,8 @@ pub struct Session<'a> {
     pub mynetworks: Option<bool>,
     /// The client's address is a local interface (local_header_rewrite_clients).
     pub rewrite_local: bool,
+    /// smtpd_forbid_bare_newline for this client (exclusions allow).
+    pub bare_lf: BareLf,
 }
 
 /// How to go on after a command.
@@ -139,6 +138,9 @@ impl<'a> Session<'a> {
         rewrite: ipc::rewrite::Client,
     ) -> Session<'a> {
         let rewrite_local = crate::check::local_rewrite(s, &peer);
+        let excluded =
+            s.bare_lf != BareLf::Allow && s.bare_lf_exclusions.matches(peer.addr).unwrap_or(false);
+        let bare_lf = if excluded { BareLf::Allow } else { s.bare_lf };
         Session {
             s,
             chat,
@@ -153,6 +155,7 @@ impl<'a> Session<'a> {
             last_command: "CONNECT",
             mynetworks: None,
             rewrite_local,
+            bare_lf,
         }
     }
 
@@ -197,14 +200,21 @@ impl<'a> Session<'a> {
         loop {
             let line = match self.chat.read_line(self.s_line_limit()) {
                 Input::Line { bytes, crlf } => {
-                    if !crlf && self.s.bare_lf == BareLf::Reject {
-                        warn!("bare <LF> received from {}", self.peer.namaddr());
+                    if !crlf && self.bare_lf == BareLf::Reject {
+                        info!(
+                            "disconnect: bare <LF> received from {} after {}",
+                            self.peer.namaddr(),
+                            self.last_command
+                        );
                         let code = self.s.bare_lf_reject_code;
                         let enh = if code >= 500 { "5.5.2" } else { "4.5.2" };
-                        if !self.reply(r(code, enh, "Error: bare <LF> received")) {
-                            break;
-                        }
-                        continue;
+                        let host = self.s.myhostname.clone();
+                        self.chat.reply(&r(
+                            code,
+                            enh,
+                            &format!("{host} Error: bare <LF> received"),
+                        ));
+                        break;
                     }
                     bytes
                 }
@@ -297,7 +307,7 @@ impl<'a> Session<'a> {
                     return Flow::Close;
                 }
                 self.count("unknown", false);
-                return self.flow(r(502, "5.5.2", "Error: command not recognized"));
+                return self.flow(r(500, "5.5.2", "Error: command not recognized"));
             }
             Err(ParseError::Syntax(syntax)) => {
                 let verb = String::from_utf8_lossy(line)
@@ -307,7 +317,13 @@ impl<'a> Session<'a> {
                     .to_ascii_lowercase();
                 self.last_command = cmd_name(&verb);
                 self.count(&verb, false);
-                return self.flow(r(501, "5.5.4", &format!("Syntax: {syntax}")));
+                // Postfix gives HELO and EHLO syntax errors no enhanced code.
+                let enh = if verb == "helo" || verb == "ehlo" {
+                    ""
+                } else {
+                    "5.5.4"
+                };
+                return self.flow(r(501, enh, &format!("Syntax: {syntax}")));
             }
             Err(ParseError::BadParameter(p)) => {
                 let verb = String::from_utf8_lossy(line)
@@ -356,9 +372,9 @@ impl<'a> Session<'a> {
                 self.flow(r(502, "5.5.2", "Error: command not implemented"))
             }
             Command::Expn(_) => {
-                self.last_command = "EXPN";
+                self.last_command = "UNKNOWN";
                 self.count("unknown", false);
-                self.flow(r(502, "5.5.2", "Error: command not recognized"))
+                self.flow(r(500, "5.5.2", "Error: command not recognized"))
             }
             Command::Bdat { .. } => {
                 self.last_command = "BDAT";
@@ -384,7 +400,7 @@ impl<'a> Session<'a> {
             Command::Xclient(_) | Command::Xforward(_) => {
                 self.last_command = "UNKNOWN";
                 self.count("unknown", false);
-                self.flow(r(502, "5.5.2", "Error: command not recognized"))
+                self.flow(r(500, "5.5.2", "Error: command not recognized"))
             }
         }
     }
@@ -573,7 +589,7 @@ impl<'a> Session<'a> {
         }
         self.txn = Some(txn);
         if !self.s.delay_reject {
-            match self.early_checks() {
+            match self.early_checks(None) {
                 Verdict::Reject(rep) => {
                     self.txn = None;
                     self.count("mail", false);
@@ -587,7 +603,7 @@ impl<'a> Session<'a> {
     }
 
     /// Client, helo and sender restrictions.
-    pub fn early_checks(&mut self) -> Verdict {
+    pub fn early_checks(&mut self, rcpt: Option<&str>) -> Verdict {
         let lists = [
             (self.s.client_restrictions.clone(), Stage::Client),
             (self.s.helo_restrictions.clone(), Stage::Helo),
@@ -597,7 +613,7 @@ impl<'a> Session<'a> {
             if list.is_empty() {
                 continue;
             }
-            let v = self.restrict(&list, stage, None);
+            let v = self.restrict(&list, stage, rcpt);
             if matches!(v, Verdict::Reject(_)) {
                 return v;
             }
@@ -711,8 +727,11 @@ impl<'a> Session<'a> {
             self.count("vrfy", false);
             return self.flow(r(501, "5.1.3", "Bad recipient address syntax"));
         };
-        let addr = self.rewrite.rewrite("local", &addr).unwrap_or(addr);
-        if let Verdict::Reject(rep) = self.unlisted_recipient(&addr) {
+        let canonical = self
+            .rewrite
+            .rewrite("local", &addr)
+            .unwrap_or_else(|_| addr.clone());
+        if let Verdict::Reject(rep) = self.unlisted_recipient_as(&canonical, &addr) {
             self.count("vrfy", false);
             return self.flow(rep);
         }
@@ -724,7 +743,7 @@ impl<'a> Session<'a> {
         self.last_command = "DATA";
         let Some(txn) = &self.txn else {
             self.count("data", false);
-            return self.flow(r(503, "5.5.1", "Error: need MAIL command"));
+            return self.flow(r(503, "5.5.1", "Error: need RCPT command"));
         };
         if txn.rcpts.is_empty() {
             let attempted = txn.rcpt_attempts > 0;
@@ -914,7 +933,7 @@ impl<'a> Session<'a> {
 
     /// Reads the message after 354 and streams it to cleanup.
     fn receive_data(&mut self) -> DataResult {
-        let mut dec = DataDecoder::new(self.s.bare_lf);
+        let mut dec = DataDecoder::new(self.bare_lf);
         let mut out = Vec::with_capacity(65536);
         let mut too_big = false;
         let mut failed: Option<String> = None;
@@ -953,7 +972,7 @@ impl<'a> Session<'a> {
         }
         if too_big {
             DataResult::TooBig
-        } else if dec.bare_lf && self.s.bare_lf == BareLf::Reject {
+        } else if dec.bare_lf && self.bare_lf == BareLf::Reject {
             DataResult::BareLf
         } else if let Some(e) = failed {
             DataResult::Failed(e)

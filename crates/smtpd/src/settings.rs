@@ -30,6 +30,7 @@ pub struct Settings {
     pub discard_ehlo_keywords: Vec<String>,
     pub bare_lf: BareLf,
     pub bare_lf_reject_code: u16,
+    pub bare_lf_exclusions: AddrList,
     pub forbidden_commands: Vec<String>,
     pub strict_rfc821: bool,
     pub smtputf8: bool,
@@ -130,6 +131,11 @@ impl Settings {
                 .collect(),
             bare_lf,
             bare_lf_reject_code: code(&params::SMTPD_FORBID_BARE_NEWLINE_REJECT_CODE)?,
+            bare_lf_exclusions: AddrList::open(
+                &s(&params::SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS)?,
+                cfg,
+            )
+            .map_err(|err| format!("smtpd_forbid_bare_newline_exclusions: {err}"))?,
             forbidden_commands: l(&params::SMTPD_FORBIDDEN_COMMANDS)?
                 .into_iter()
                 .filter(|c| !c.contains(':'))

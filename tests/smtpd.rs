@@ -1,0 +1,185 @@
+//! smtpd(8) against the golden dialogs in tests/smtpd/dialogs, which were
+//! recorded from Debian's Postfix 3.7 by tests/smtpd/record.py (the
+//! differential test: the same client lines, Postfix's replies as the
+//! expectation), and end-to-end delivery with Python's smtplib.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use testkit::{Instance, MINIMAL_MASTER_CF};
+
+const MASTER_CF: &str = "127.0.0.1:$PORT inet n - n - - smtpd
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+discard   unix  -       -       n       -       -       discard
+proxymap  unix  -       -       n       -       -       proxymap
+";
+
+const MAIN_CF: &str = "mydestination = $myhostname, localhost
+default_transport = discard:relayed
+local_transport = discard:local
+smtpd_discard_ehlo_keywords = chunking, etrn
+";
+
+fn instance(name: &str, extra: &str) -> Instance {
+    let inst = Instance::builder(name)
+        .master_cf(&format!("{MINIMAL_MASTER_CF}{MASTER_CF}"))
+        .main_cf(&format!("{MAIN_CF}{extra}"))
+        .build();
+    inst.start();
+    assert!(inst.wait_log("daemon started", Duration::from_secs(10)));
+    inst
+}
+
+/// Reads one complete reply.
+fn read_reply(s: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<String> {
+    loop {
+        let text = String::from_utf8_lossy(buf).into_owned();
+        let mut pos = 0;
+        for line in text.split_inclusive("\r\n") {
+            pos += line.len();
+            if !line.ends_with("\r\n") {
+                break;
+            }
+            if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+                let reply: Vec<String> = text[..pos]
+                    .trim_end_matches("\r\n")
+                    .split("\r\n")
+                    .map(String::from)
+                    .collect();
+                buf.drain(..pos);
+                return reply;
+            }
+        }
+        let mut chunk = [0u8; 65536];
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return vec!["(closed)".into()],
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            match b[i + 1] {
+                b'r' => out.push(b'\r'),
+                b'n' => out.push(b'\n'),
+                b't' => out.push(b'\t'),
+                b'\\' => out.push(b'\\'),
+                b'x' if i + 3 < b.len() => {
+                    out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).unwrap());
+                    i += 2;
+                }
+                c => out.push(c),
+            }
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn matches(expected: &str, got: &str) -> bool {
+    let e = expected.replace("{HOST}", "test.example");
+    match e.split_once("{ID}") {
+        Some((a, b)) => got.starts_with(a) && got.ends_with(b) && got.len() > a.len() + b.len(),
+        None => e == got,
+    }
+}
+
+fn run_dialog(name: &str) -> Result<(), String> {
+    let path = testkit::repo_dir()
+        .join("tests/smtpd/dialogs")
+        .join(format!("{name}.dialog"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let extra: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("@main.cf "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut inst = instance(&format!("dlg-{name}"), &extra);
+    let mut s = TcpStream::connect(("127.0.0.1", inst.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    let mut transcript = String::new();
+    let mut result = Ok(());
+    // The greeting and every reply: compare with the S: lines that follow.
+    let mut expect_reply = true;
+    while i < lines.len() {
+        let l = lines[i];
+        if l.starts_with('#') || l.starts_with("@main.cf ") {
+            i += 1;
+            continue;
+        }
+        if expect_reply {
+            let mut expected = Vec::new();
+            while i < lines.len() && lines[i].starts_with("S: ") {
+                expected.push(&lines[i][3..]);
+                i += 1;
+            }
+            if !expected.is_empty() {
+                let got = read_reply(&mut s, &mut buf);
+                for g in &got {
+                    transcript.push_str(&format!("S: {g}\n"));
+                }
+                let ok = expected.len() == got.len()
+                    && expected.iter().zip(&got).all(|(e, g)| matches(e, g));
+                if !ok && result.is_ok() {
+                    result = Err(format!("{name}: expected {expected:?}, got {got:?}"));
+                }
+            }
+            expect_reply = false;
+            continue;
+        }
+        if let Some(c) = l.strip_prefix("C: ") {
+            transcript.push_str(&format!("{l}\n"));
+            let _ = s.write_all(format!("{c}\r\n").as_bytes());
+            expect_reply = true;
+        } else if let Some(raw) = l.strip_prefix("R: ") {
+            transcript.push_str(&format!("{l}\n"));
+            let _ = s.write_all(&unescape(raw));
+        } else if l.starts_with("W:") {
+            expect_reply = true;
+        }
+        i += 1;
+    }
+    inst.stop();
+    let log = inst.log();
+    assert!(!log.contains("panic"), "{log}");
+    result.map_err(|e| format!("{e}\n--- transcript ---\n{transcript}--- log ---\n{log}"))
+}
+
+#[test]
+fn golden_dialogs() {
+    let dir = testkit::repo_dir().join("tests/smtpd/dialogs");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".dialog"))
+                .map(String::from)
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    let failures: Vec<String> = names.iter().filter_map(|n| run_dialog(n).err()).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} dialogs differ:\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n\n")
+    );
+}

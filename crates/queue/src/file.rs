@@ -96,8 +96,11 @@ impl Layout {
         self.dir_of(queue, id).join(id.as_str())
     }
 
-    /// Moves a file between queues (creating a hash directory if needed)
-    /// and makes the move durable.
+    /// Moves a file between queues (creating a hash directory if needed).
+    /// The move is not fsynced: after a crash the file is found in one
+    /// queue or the other, and either is safe (qmgr(8) requeues what it
+    /// finds in `active`); callers that need the move durable (a hold
+    /// requested by the administrator) use [`Layout::move_file_durably`].
     pub fn move_file(&self, id: &QueueId, from: &str, to: &str) -> io::Result<()> {
         let src = self.path_of(from, id);
         let dst_dir = self.dir_of(to, id);
@@ -109,7 +112,13 @@ impl Layout {
             }
             r => r?,
         }
-        sys::fs::fsync_dir(&dst_dir)
+        Ok(())
+    }
+
+    /// Like [`Layout::move_file`], and the new directory entry is durable.
+    pub fn move_file_durably(&self, id: &QueueId, from: &str, to: &str) -> io::Result<()> {
+        self.move_file(id, from, to)?;
+        sys::fs::fsync_dir(&self.dir_of(to, id))
     }
 }
 

@@ -13,7 +13,9 @@
 //! the sender (or, for an expired message, `defer/ID`), to queue it
 //! through cleanup(8), and to remove the log. Only after a successful
 //! reply may qmgr remove the queue file (DESIGN.md rule 3). `Warn` asks for
-//! a delay warning from `defer/ID` without removing anything.
+//! a delay warning from `defer/ID` without removing anything. `Trace`
+//! asks for the delivery report of `trace/ID` (`NOTIFY=SUCCESS`
+//! recipients, `sendmail -bv`) and removes that log.
 //!
 //! ## SEE ALSO
 //! bounce(8), qmgr(8)
@@ -28,6 +30,10 @@ pub enum BounceRequest {
         expired: bool,
     },
     Warn {
+        queue: String,
+        queue_id: String,
+    },
+    Trace {
         queue: String,
         queue_id: String,
     },

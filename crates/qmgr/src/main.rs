@@ -30,7 +30,21 @@
 //!    bounce(8) first;
 //! 5. scans `deferred` every `queue_run_delay` for files whose retry time
 //!    has come, and gives up on messages older than
-//!    `maximal_queue_lifetime` (`bounce_queue_lifetime` for bounces).
+//!    `maximal_queue_lifetime` (`bounce_queue_lifetime` for bounces);
+//! 6. before a message leaves the active queue, has bounce(8) queue the
+//!    notices it owes, one at a time: the non-delivery notice for failed
+//!    (or expired) recipients, a delay warning once it has waited
+//!    `delay_warning_time` (then the file's warning record says it was
+//!    sent), the success report for `NOTIFY=SUCCESS` recipients
+//!    (`trace/ID`); a notice that could not be queued keeps the message
+//!    for the next round.
+//!
+//! A message forced to expire (`postsuper -e`) is returned to its sender
+//! without a delivery attempt, with the reasons of its last attempt or
+//! "message is administratively expired". A deferred message starts each
+//! attempt with an empty `defer/ID`, so that mailq(1) shows the reasons of
+//! the last one; with `fast_flush_domains` set, flush(8) learns which
+//! destinations deferred mail waits for.
 //!
 //! At start-up it moves whatever an earlier qmgr left in `active` back
 //! to `incoming`.
@@ -41,13 +55,14 @@
 //!
 //! ## DIAGNOSTICS
 //! `ID: from=<sender>, size=N, nrcpt=N (queue active)`, `ID: removed`,
+//! `ID: from=<sender>, status=expired, returned to sender` (and
+//! `status=force-expired`),
 //! `warning: ID: corrupt queue file: ...`, and the delivery lines of
 //! recipients it defers or bounces itself (`relay=none`).
 //!
 //! ## BUGS
 //! No preemption between jobs of one transport (Postfix's delivery slots):
-//! destinations and transports are served round-robin. No delay warnings
-//! yet (`delay_warning_time`).
+//! destinations and transports are served round-robin.
 //!
 //! ## SEE ALSO
 //! trivial-rewrite(8), bounce(8), master(8), SCHEDULER_README

@@ -10,7 +10,9 @@
 //! Loading opens the file in `active`, checks with an exclusive lock that
 //! no delivery agent of an earlier qmgr still works on it, reads the
 //! envelope and releases the lock. The message then lives in memory
-//! until all its deliveries have come back.
+//! until all its deliveries have come back. Notices an earlier round
+//! owed (a `bounce/ID` or `trace/ID` log that is still there) and the
+//! forced-expiration mark (`postsuper -e`) are noted at load.
 //!
 //! ## SEE ALSO
 //! [`queue::file`], [`crate::qmgr`]
@@ -28,7 +30,16 @@ pub struct Message {
     /// Entries queued or out for delivery.
     pub pending: usize,
     pub deferred: bool,
+    /// Failed recipients are in `bounce/ID`, waiting for a notice.
     pub bounced: bool,
+    /// Delivered recipients are in `trace/ID` (NOTIFY=SUCCESS).
+    pub traced: bool,
+    /// `postsuper -e`/`-f`: return to the sender without trying.
+    pub forced_expire: bool,
+    /// Steps of the end of the message already done this round.
+    pub bounce_sent: bool,
+    pub warn_done: bool,
+    pub trace_sent: bool,
 }
 
 pub enum Load {
@@ -66,6 +77,9 @@ impl Message {
             Err(e) => return Load::Skip(e.to_string()),
         };
         drop(lock);
+        let has_log =
+            |log: &str| std::fs::metadata(layout.path_of(log, id)).is_ok_and(|m| m.len() > 0);
+        let forced_expire = file.is_forced_expire().unwrap_or(false);
         Load::Loaded(Box::new(Message {
             id: id.clone(),
             file,
@@ -73,7 +87,13 @@ impl Message {
             active_since: now_pair(),
             pending: 0,
             deferred: false,
-            bounced: false,
+            // A notice an earlier round could not send is still owed.
+            bounced: has_log("bounce"),
+            traced: has_log("trace"),
+            forced_expire,
+            bounce_sent: false,
+            warn_done: false,
+            trace_sent: false,
         }))
     }
 }

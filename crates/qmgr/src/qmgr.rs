@@ -27,6 +27,7 @@ use ipc::deliver::{DeliveryRecipient, DeliveryReply, DeliveryRequest, HopStatus,
 use ipc::rewrite::class;
 use mio::{Interest, Registry, Token};
 use queue::logfile::{self, LogEntry};
+use queue::record::WARN_SENT;
 use queue::{Layout, QueueId, RcptState};
 
 use crate::agent::{Conn, Poll};
@@ -42,7 +43,22 @@ enum Job {
     },
     Bounce {
         msg: u64,
+        notice: Notice,
     },
+}
+
+/// Transport and next hop.
+type Destination = (String, String);
+
+/// What a message owes before it leaves the active queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    /// Non-delivery notice (bounce/ID, and defer/ID when expired).
+    Flush { expired: bool },
+    /// Delay warning (defer/ID).
+    Warn,
+    /// Success report (trace/ID).
+    Trace,
 }
 
 struct InFlight {
@@ -61,6 +77,14 @@ struct Settings {
     ipc_timeout: Duration,
     defer_transports: Vec<String>,
     bounce_service: String,
+    defer_service: String,
+    trace_service: String,
+    /// `delay_warning_time`; zero: no warnings.
+    delay_warning: Duration,
+    /// Whether `fast_flush_domains` is set: deferred mail is reported to
+    /// flush(8).
+    fast_flush: bool,
+    flush_service: String,
 }
 
 pub struct Qmgr {
@@ -110,6 +134,11 @@ impl Qmgr {
                 .list(&params::DEFER_TRANSPORTS)
                 .unwrap_or_else(|e| daemon::fatal!("{e}")),
             bounce_service: ctx.str(&params::BOUNCE_SERVICE_NAME),
+            defer_service: ctx.str(&params::DEFER_SERVICE_NAME),
+            trace_service: ctx.str(&params::TRACE_SERVICE_NAME),
+            delay_warning: secs(cfg, &params::DELAY_WARNING_TIME),
+            fast_flush: !ctx.str(&params::FAST_FLUSH_DOMAINS).trim().is_empty(),
+            flush_service: ctx.str(&params::FLUSH_SERVICE_NAME),
         };
         let resolver = ipc::rewrite::Client::new(
             &layout.queue_dir,
@@ -270,7 +299,15 @@ impl Qmgr {
                 continue;
             }
             match Message::load(&self.layout, &id) {
-                Load::Loaded(m) => self.activate(ctx, *m),
+                Load::Loaded(m) => {
+                    // The reasons of the last attempt make way for this
+                    // one's, as with Postfix (mailq shows the latest); a
+                    // message forced to expire keeps them for its notice.
+                    if !m.forced_expire {
+                        logfile::remove(&self.layout, "defer", &id);
+                    }
+                    self.activate(ctx, *m)
+                }
                 Load::Skip(why) => {
                     info!("{}: {}", id, why);
                     let _ = self.layout.move_file(&id, "active", queue);
@@ -302,8 +339,12 @@ impl Qmgr {
             todo.len()
         );
         self.rcpts_in_memory += todo.len();
+        if m.forced_expire {
+            self.force_expire(key, m, &todo);
+            return;
+        }
         // Group by (transport, nexthop) in recipient order.
-        let mut groups: Vec<((String, String), Vec<(usize, String)>)> = Vec::new();
+        let mut groups: Vec<(Destination, Vec<(usize, String)>)> = Vec::new();
         let mut now_deferred: Vec<(usize, &'static str, String)> = Vec::new();
         let sender = m.env.sender.clone();
         for i in todo {
@@ -362,18 +403,55 @@ impl Qmgr {
                 .into_iter()
                 .map(|(i, dsn, reason)| (i, dsn.to_string(), "none".to_string(), reason))
                 .collect();
-            self.record_outcomes(key, &items, Outcome::Deferred);
+            self.record_outcomes(key, &items, Outcome::Deferred, true);
         }
         self.maybe_finish(key);
     }
 
-    /// Logs and records deferred or bounced recipients decided by qmgr or
-    /// reported by an agent: (index, dsn, relay, reason).
+    /// Returns a message forced to expire (`postsuper -e`) to its sender
+    /// without trying it: recipients that the defer log does not explain
+    /// get "message is administratively expired".
+    fn force_expire(&mut self, key: u64, mut m: Message, todo: &[usize]) {
+        let logged: Vec<u64> = logfile::read(&self.layout, "defer", &m.id)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.offset)
+            .collect();
+        let items: Vec<(usize, String, String, String)> = todo
+            .iter()
+            .filter(|&&i| !logged.contains(&m.env.recipients[i].offset))
+            .map(|&i| {
+                (
+                    i,
+                    "4.7.0".to_string(),
+                    "none".to_string(),
+                    "message is administratively expired".to_string(),
+                )
+            })
+            .collect();
+        m.deferred = true;
+        let (id, sender) = (m.id.clone(), m.env.sender.clone());
+        self.messages.insert(key, m);
+        self.record_outcomes(key, &items, Outcome::Deferred, true);
+        info!(
+            "{}: from=<{}>, status=force-expired, returned to sender",
+            id,
+            daemon::Untrusted(&sender)
+        );
+        self.request_notice(key, Notice::Flush { expired: true });
+    }
+
+    /// Logs (when qmgr decided it) and records the outcome of recipients:
+    /// (index, dsn, relay, reason). Deferred ones go to `defer/ID` (and,
+    /// with `fast_flush_domains`, to flush(8)), bounced ones to
+    /// `bounce/ID` before they are marked done, delivered ones that asked
+    /// for `NOTIFY=SUCCESS` to `trace/ID`.
     fn record_outcomes(
         &mut self,
         key: u64,
         items: &[(usize, String, String, String)],
         outcome: Outcome,
+        decided_here: bool,
     ) {
         if items.is_empty() {
             return;
@@ -392,9 +470,14 @@ impl Qmgr {
             let (status, action) = match outcome {
                 Outcome::Deferred => ("deferred", "delayed"),
                 Outcome::Bounced => ("bounced", "failed"),
+                // Handed to another MTA, or delivered here.
+                Outcome::Sent if relay.contains('[') => ("sent", "relayed"),
                 Outcome::Sent => ("sent", "delivered"),
             };
-            if relay == "none" {
+            if outcome == Outcome::Sent && r.notify & SUCCESS == 0 {
+                continue;
+            }
+            if decided_here {
                 delivery_log::log(&Line {
                     queue_id: m.id.as_str(),
                     to: &r.address,
@@ -447,7 +530,31 @@ impl Qmgr {
                     m.deferred = true;
                 }
             },
-            Outcome::Sent => {}
+            Outcome::Sent => match logfile::append(&self.layout, "trace", &m.id, &entries) {
+                Ok(()) => m.traced = !entries.is_empty() || m.traced,
+                Err(e) => warn!("{}: update trace log: {}", m.id, e),
+            },
+        }
+        if outcome == Outcome::Deferred && self.settings.fast_flush {
+            let mut sites: Vec<String> = entries
+                .iter()
+                .filter_map(|e| {
+                    e.recipient
+                        .rsplit_once('@')
+                        .map(|(_, d)| d.to_ascii_lowercase())
+                })
+                .filter(|d| !d.is_empty())
+                .collect();
+            sites.sort();
+            sites.dedup();
+            for site in sites {
+                flush_add(
+                    &self.layout.queue_dir,
+                    &self.settings.flush_service,
+                    &site,
+                    &m.id,
+                );
+            }
         }
     }
 
@@ -558,11 +665,15 @@ impl Qmgr {
             .unwrap_or_else(|| failure.to_string());
         let mut deferred = Vec::new();
         let mut bounced = Vec::new();
+        let mut sent = Vec::new();
+        let agent_said = statuses.is_some();
         match statuses {
             Some(st) => {
                 for ((i, _), s) in entry.rcpts.iter().zip(st) {
                     match s.outcome {
-                        Outcome::Sent => {}
+                        Outcome::Sent => {
+                            sent.push((*i, s.dsn.clone(), s.relay.clone(), s.reason.clone()))
+                        }
                         Outcome::Deferred => {
                             deferred.push((*i, s.dsn.clone(), s.relay.clone(), s.reason.clone()))
                         }
@@ -583,8 +694,9 @@ impl Qmgr {
                 }
             }
         }
-        self.record_outcomes(key, &deferred, Outcome::Deferred);
-        self.record_outcomes(key, &bounced, Outcome::Bounced);
+        self.record_outcomes(key, &deferred, Outcome::Deferred, !agent_said);
+        self.record_outcomes(key, &bounced, Outcome::Bounced, !agent_said);
+        self.record_outcomes(key, &sent, Outcome::Sent, false);
         if let Some(m) = self.messages.get_mut(&key) {
             m.pending = m.pending.saturating_sub(1);
         }
@@ -596,7 +708,7 @@ impl Qmgr {
                     .iter()
                     .map(|(i, _)| (*i, "4.4.1".to_string(), "none".to_string(), why.clone()))
                     .collect();
-                self.record_outcomes(e.msg, &items, Outcome::Deferred);
+                self.record_outcomes(e.msg, &items, Outcome::Deferred, true);
                 if let Some(m) = self.messages.get_mut(&e.msg) {
                     m.pending = m.pending.saturating_sub(1);
                 }
@@ -626,39 +738,90 @@ impl Qmgr {
         if m.pending > 0 {
             return;
         }
-        let expired = m.deferred && self.expired(m);
-        if m.bounced || expired {
-            if expired {
+        self.proceed(key);
+    }
+
+    /// The end of a message: the notices it owes, one at a time (each
+    /// queued before the next step), then removal, or back to deferred.
+    fn proceed(&mut self, key: u64) {
+        let Some(m) = self.messages.get(&key) else {
+            return;
+        };
+        let expired = m.forced_expire || (m.deferred && self.expired(m));
+        if (m.bounced || expired) && !m.bounce_sent {
+            if expired && !m.forced_expire {
                 info!(
                     "{}: from=<{}>, status=expired, returned to sender",
                     m.id,
                     daemon::Untrusted(&m.env.sender)
                 );
             }
-            self.request_bounce(key, expired);
+            self.request_notice(key, Notice::Flush { expired });
             return;
         }
-        if m.deferred {
-            self.defer_message(key);
-        } else {
-            self.remove_message(key);
+        if m.deferred && !expired {
+            if !m.warn_done && self.warning_due(m) {
+                self.request_notice(key, Notice::Warn);
+            } else {
+                self.defer_message(key);
+            }
+            return;
         }
+        if m.traced && !m.trace_sent {
+            self.request_notice(key, Notice::Trace);
+            return;
+        }
+        self.remove_message(key);
     }
 
-    fn request_bounce(&mut self, key: u64, expired: bool) {
+    /// Whether a delay warning is due now (`delay_warning_time`, the
+    /// file's warning record).
+    fn warning_due(&self, m: &Message) -> bool {
+        if self.settings.delay_warning.is_zero() {
+            return false;
+        }
+        let Some((_, w)) = m.env.warn_time else {
+            return false;
+        };
+        if w == WARN_SENT {
+            return false;
+        }
+        let due = if w == 0 {
+            m.env.arrival.0 + self.settings.delay_warning.as_secs()
+        } else {
+            w
+        };
+        now_pair().0 >= due
+    }
+
+    fn request_notice(&mut self, key: u64, notice: Notice) {
         let Some(m) = self.messages.get_mut(&key) else {
             return;
         };
         // A request is out: do not finish twice.
         m.pending = 1;
-        let req = BounceRequest::Flush {
-            queue: "active".into(),
-            queue_id: m.id.to_string(),
-            expired,
+        let (queue, queue_id) = ("active".to_string(), m.id.to_string());
+        let (req, service) = match notice {
+            Notice::Flush { expired } => (
+                BounceRequest::Flush {
+                    queue,
+                    queue_id,
+                    expired,
+                },
+                &self.settings.bounce_service,
+            ),
+            Notice::Warn => (
+                BounceRequest::Warn { queue, queue_id },
+                &self.settings.defer_service,
+            ),
+            Notice::Trace => (
+                BounceRequest::Trace { queue, queue_id },
+                &self.settings.trace_service,
+            ),
         };
         match Conn::start(
             &self.layout.queue_dir,
-            &self.settings.bounce_service,
+            service,
             &req,
             self.settings.ipc_timeout,
         ) {
@@ -669,45 +832,60 @@ impl Qmgr {
                     token,
                     InFlight {
                         conn,
-                        job: Job::Bounce { msg: key },
+                        job: Job::Bounce { msg: key, notice },
                     },
                 ));
             }
             Err(e) => {
-                warn!("{}: bounce service unavailable: {} -- deferring", m.id, e);
+                warn!(
+                    "{}: {} service unavailable: {} -- deferring",
+                    m.id, service, e
+                );
                 m.pending = 0;
-                self.defer_message(key);
+                self.notice_done(key, notice, None);
             }
         }
     }
 
-    fn bounce_done(&mut self, key: u64, reply: Option<BounceReply>) {
+    fn notice_done(&mut self, key: u64, notice: Notice, reply: Option<BounceReply>) {
         let Some(m) = self.messages.get_mut(&key) else {
             return;
         };
         m.pending = 0;
-        match reply {
-            Some(r) if r.ok => {
-                let deferred_left = m.deferred && !self.expired_key(key);
-                if deferred_left {
-                    self.defer_message(key);
-                } else {
-                    self.remove_message(key);
-                }
-            }
+        let ok = match &reply {
+            Some(r) if r.ok => true,
             Some(r) => {
                 warn!("{}: bounce service: {} -- deferring", m.id, r.reason);
-                self.defer_message(key);
+                false
             }
             None => {
                 warn!("{}: bounce service failed -- deferring", m.id);
-                self.defer_message(key);
+                false
             }
+        };
+        match notice {
+            Notice::Flush { .. } if ok => {
+                m.bounce_sent = true;
+                m.bounced = false;
+                self.proceed(key);
+            }
+            Notice::Warn => {
+                m.warn_done = true;
+                if ok
+                    && let Some((offset, _)) = m.env.warn_time
+                    && let Err(e) = m.file.set_warn_time(offset, WARN_SENT)
+                {
+                    warn!("{}: update warning time: {}", m.id, e);
+                }
+                self.proceed(key);
+            }
+            Notice::Trace if ok => {
+                m.trace_sent = true;
+                self.proceed(key);
+            }
+            // The notice is still owed: keep the message and its log.
+            _ => self.defer_message(key),
         }
-    }
-
-    fn expired_key(&self, key: u64) -> bool {
-        self.messages.get(&key).is_some_and(|m| self.expired(m))
     }
 
     fn forget(&mut self, key: u64) -> Option<Message> {
@@ -754,6 +932,28 @@ impl Qmgr {
             }
             self.inflight.insert(token, f);
         }
+    }
+}
+
+/// The NOTIFY bit of SUCCESS (RFC 3461; [`mail::dsn::Notify`]).
+const SUCCESS: u32 = 2;
+
+/// Tells flush(8) that `id` waits for `site`, without waiting for it.
+fn flush_add(queue_dir: &std::path::Path, service: &str, site: &str, id: &QueueId) {
+    let req = ipc::flush::FlushRequest::Add {
+        site: site.to_string(),
+        queue_id: id.to_string(),
+    };
+    let sent = ipc::connect(
+        queue_dir,
+        ipc::Class::Public,
+        service,
+        Duration::from_secs(5),
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|mut c| ipc::write_frame(&mut c, &req).map_err(|e| e.to_string()));
+    if let Err(e) = sent {
+        warn!("{}: flush service: {}", id, e);
     }
 }
 
@@ -865,10 +1065,10 @@ impl EventServer for Qmgr {
                     "unknown mail transport error",
                 )
             }
-            (Job::Bounce { msg }, Ok((_, reply))) => self.bounce_done(msg, reply),
-            (Job::Bounce { msg }, Err(e)) => {
+            (Job::Bounce { msg, notice }, Ok((_, reply))) => self.notice_done(msg, notice, reply),
+            (Job::Bounce { msg, notice }, Err(e)) => {
                 warn!("bounce service: {e}");
-                self.bounce_done(msg, None)
+                self.notice_done(msg, notice, None)
             }
         }
         self.fill_active(ctx);

@@ -37,8 +37,8 @@
 //!
 //! [`Template::expand`] replaces `$name` and `${name}` with main.cf
 //! values, and `$name_seconds` (`_minutes`, `_hours`, `_days`, `_weeks`)
-//! of a time parameter with its value in that unit, warning when the
-//! result rounds to zero as Postfix does. [`Template::render`] prints a
+//! of a time parameter with its value in that unit, warning when a
+//! non-zero time rounds to zero, as Postfix does. [`Template::render`] prints a
 //! template in the form of `postconf -t`, [`Template::render_expanded`]
 //! in that of `postconf -b`.
 //!
@@ -418,7 +418,7 @@ impl Template {
                 && let Some(secs) = seconds(param)
             {
                 let v = secs / per;
-                if v == 0 {
+                if v == 0 && secs > 0 {
                     warn(format!(
                         "zero result in {} template conversion of parameter \"{}\"",
                         self.kind.name(),

@@ -23,13 +23,13 @@
 //! `postconf: fatal: ...`; exit status 1 after a fatal error, else 0.
 //!
 //! ## BUGS
-//! `-b`, `-t` (bounce templates) and `-T` (TLS library) are not
-//! supported yet and say so; `-v` is accepted and ignored.
+//! `-T` (TLS library) is not supported yet and says so; `-v` is accepted and ignored.
 //!
 //! ## SEE ALSO
 //! postconf(5), master(5), man/man1/postconf.1
 
 mod args;
+mod bounce;
 mod dbms;
 mod edit;
 mod expand;

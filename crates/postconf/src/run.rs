@@ -51,7 +51,7 @@ pub fn run(opts: &Options, out: &mut Vec<u8>) -> Result<()> {
             return Ok(());
         }
         Mode::Bounce { expand } => {
-            return fatal!("-{} is not supported yet", if expand { 'b' } else { 't' });
+            return crate::bounce::show(&dir, opts.args.first().map(String::as_str), expand, out);
         }
         Mode::Tls => return fatal!("-T is not supported yet"),
         _ => {}

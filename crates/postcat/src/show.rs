@@ -326,6 +326,8 @@ fn show_record<W: Write>(p: &mut Printer<'_, W>, h: &Header, data: &[u8]) -> io:
             };
             p.line(h.offset, kind, &format!("{}: {}", what, text(data)))?
         }
+        RecordType::Filter => p.line(h.offset, kind, &format!("content_filter: {}", text(data)))?,
+        RecordType::Redirect => p.line(h.offset, kind, &format!("redirect_to: {}", text(data)))?,
         RecordType::WarnTime => {
             let v = <[u8; 8]>::try_from(data).map_or(0, u64::from_le_bytes);
             if v != 0 && v != WARN_SENT {

@@ -413,6 +413,34 @@ impl Writer {
         Ok(self.id.clone())
     }
 
+    /// Like [`Writer::commit`], and the file ends up in `queue` of
+    /// `layout` instead of the queue it was created in (cleanup(8) puts a
+    /// message on hold this way): the complete file is fsynced, renamed,
+    /// and the directory it moved to is fsynced. A crash before the rename
+    /// leaves a complete file in the original queue.
+    pub fn commit_to(mut self, layout: &Layout, queue: &str) -> io::Result<QueueId> {
+        self.finish_records()?;
+        self.record(RecordType::End, b"")?;
+        self.flush()?;
+        self.file
+            .set_permissions(std::fs::Permissions::from_mode(self.mode | 0o700))?;
+        self.file.sync_all()?;
+        let dir = layout.dir_of(queue, &self.id);
+        let dst = dir.join(self.id.as_str());
+        match std::fs::rename(&self.path, &dst) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.exists() => {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::rename(&self.path, &dst)?;
+            }
+            r => r?,
+        }
+        // From here the file is in its new queue: never remove it.
+        self.committed = true;
+        self.path = dst;
+        sys::fs::fsync_dir(&dir)?;
+        Ok(self.id.clone())
+    }
+
     /// Like [`Writer::commit`] but leaves the directory fsync to the caller,
     /// who may cover several files with one ([`sys::fs::fsync_dir`]).
     pub fn commit_file(mut self) -> io::Result<(QueueId, PathBuf)> {
@@ -486,6 +514,12 @@ pub struct Envelope {
     pub content_len: u64,
     /// The size record, if the file has one.
     pub message_size: Option<u64>,
+    /// The content filter (`transport:nexthop`) every recipient goes to,
+    /// if the file names one ([`RecordType::Filter`]).
+    pub filter: Option<String>,
+    /// The address the message goes to instead of its recipients, if
+    /// the file names one ([`RecordType::Redirect`]).
+    pub redirect: Option<String>,
 }
 
 impl Envelope {
@@ -805,6 +839,8 @@ fn parse_envelope(r: &mut Reader<'_>) -> Result<Envelope, QueueError> {
                 env.content_offset = h.data;
                 env.content_len = h.len;
             }
+            RecordType::Filter => env.filter = Some(text(&data)),
+            RecordType::Redirect => env.redirect = Some(text(&data)),
             RecordType::Extracted => {
                 if !seen_content {
                     return Err(misplaced("extracted segment before content"));
@@ -908,6 +944,45 @@ mod tests {
         l.move_file(&id, "incoming", "deferred").unwrap();
         assert!(l.path_of("deferred", &id).exists());
         assert!(l.path_of("deferred", &id).parent().unwrap() != l.queue_dir.join("deferred"));
+        std::fs::remove_dir_all(&l.queue_dir).unwrap();
+    }
+
+    #[test]
+    fn commit_into_hold_with_filter_and_redirect() {
+        let l = layout();
+        std::fs::create_dir_all(l.queue_dir.join("hold")).unwrap();
+        let mut w = Writer::create(&l, "incoming").unwrap();
+        w.time(SystemTime::now()).unwrap();
+        w.record(RecordType::Sender, b"s@example.com").unwrap();
+        w.recipient(&NewRecipient {
+            address: "a@example.com",
+            ..Default::default()
+        })
+        .unwrap();
+        w.begin_content().unwrap();
+        w.content(b"Subject: held\n\nbody\n").unwrap();
+        w.end_content().unwrap();
+        w.record(RecordType::Filter, b"smtp:[127.0.0.1]:10025")
+            .unwrap();
+        w.record(RecordType::Filter, b"scan:").unwrap();
+        w.record(RecordType::Redirect, b"other@example.com")
+            .unwrap();
+        let id = w.commit_to(&l, "hold").unwrap();
+        assert!(!l.path_of("incoming", &id).exists());
+        let mut f = QueueFile::open(&l, "hold", &id).unwrap();
+        assert!(f.is_complete().unwrap());
+        let env = f.read_envelope().unwrap();
+        // The last filter counts.
+        assert_eq!(env.filter.as_deref(), Some("scan:"));
+        assert_eq!(env.redirect.as_deref(), Some("other@example.com"));
+        assert_eq!(env.recipients.len(), 1);
+        // Without those records there is no filter and no redirection.
+        let id2 = write_one(&l, b"x\n");
+        let env2 = QueueFile::open(&l, "incoming", &id2)
+            .unwrap()
+            .read_envelope()
+            .unwrap();
+        assert_eq!((env2.filter, env2.redirect), (None, None));
         std::fs::remove_dir_all(&l.queue_dir).unwrap();
     }
 

@@ -22,7 +22,7 @@
 //! | --- | --- |
 //! | envelope | `T` arrival, `S` sender, `A` attributes, `<` RET, `i` ENVID, for each recipient `O` original recipient, `n` NOTIFY, `o` ORCPT then `R` (to do), `D` (done) or `/` (cancelled), `W` warning time |
 //! | content | one `M` record with the message, header and body, lines ending in LF |
-//! | extracted | `X`, then records found in the content (`R` from `sendmail -t`, `A`), `C` message size, then `E` |
+//! | extracted | `X`, then records found in the content (`R` from `sendmail -t`, `A`, `L` filter, `>` redirect), `C` message size, then `E` |
 //!
 //! A recipient is marked done by overwriting the type byte of its `R`
 //! record with `D`; nothing else changes size or place after commit. A file
@@ -78,6 +78,13 @@ pub enum RecordType {
     Extracted = b'X',
     /// End of file; mandatory.
     End = b'E',
+    /// A content filter, `transport:nexthop` (`content_filter`, or a
+    /// FILTER action of header or body checks): every recipient goes to
+    /// that transport. The last one in the file counts.
+    Filter = b'L',
+    /// A redirection address (a REDIRECT action): the message goes to
+    /// that address instead of its recipients. The last one counts.
+    Redirect = b'>',
 }
 
 impl RecordType {
@@ -100,6 +107,8 @@ impl RecordType {
             b'M' => Content,
             b'X' => Extracted,
             b'E' => End,
+            b'L' => Filter,
+            b'>' => Redirect,
             _ => return None,
         })
     }

@@ -21,10 +21,14 @@
 //! which see the full address only. The extension starts at the first
 //! character of the localpart that is one of `recipient_delimiter`'s
 //! characters (never the first character, never in `postmaster` or
-//! `mailer-daemon`). With [`AddrFindOptions::propagate_extension`], an
-//! answer found without the extension gets it back: each address of the
-//! result has `+ext` appended to its localpart, as
-//! `propagate_unmatched_extensions` asks for canonical and virtual maps.
+//! `mailer-daemon`, nor in `owner-*` and `*-request` when `-` is a
+//! delimiter; a localpart that starts with a delimiter has none). With
+//! [`AddrFindOptions::propagate_extension`], an answer found without the
+//! extension gets it back: each address of the result has `+ext` appended
+//! to its localpart, as `propagate_unmatched_extensions` asks for
+//! canonical and virtual maps. [`find_address_ext`] returns the answer as
+//! it is with the extension it did not match, for callers that parse the
+//! answer themselves (cleanup(8) rewrites each address of it first).
 //!
 //! An error from any table stops the search and is returned: the caller
 //! defers the mail.
@@ -81,7 +85,10 @@ impl AddrFindOptions {
     }
 }
 
-/// Splits a localpart into base and extension (with its delimiter).
+/// Splits a localpart into base and extension (with its delimiter), at
+/// the first delimiter character, as Postfix does: never `postmaster` or
+/// `mailer-daemon`, nor `owner-*` and `*-request` when `-` is a delimiter,
+/// and not when the first delimiter is the first character.
 pub fn split_extension<'a>(local: &'a str, delimiters: &str) -> (&'a str, Option<&'a str>) {
     if delimiters.is_empty()
         || local.eq_ignore_ascii_case("postmaster")
@@ -89,13 +96,15 @@ pub fn split_extension<'a>(local: &'a str, delimiters: &str) -> (&'a str, Option
     {
         return (local, None);
     }
-    match local
-        .char_indices()
-        .skip(1)
-        .find(|(_, c)| delimiters.contains(*c))
-    {
-        Some((i, _)) => (&local[..i], Some(&local[i..])),
-        None => (local, None),
+    if delimiters.contains('-') {
+        let lower = local.to_ascii_lowercase();
+        if lower.starts_with("owner-") || (lower.len() > 8 && lower.ends_with("-request")) {
+            return (local, None);
+        }
+    }
+    match local.char_indices().find(|(_, c)| delimiters.contains(*c)) {
+        Some((i, _)) if i > 0 => (&local[..i], Some(&local[i..])),
+        _ => (local, None),
     }
 }
 
@@ -121,37 +130,67 @@ pub fn find_address(
     addr: &str,
     opts: &AddrFindOptions,
 ) -> Result<Option<String>, MapError> {
+    Ok(
+        find_address_ext(maps, addr, opts)?.map(|f| match f.extension {
+            Some(e) if opts.propagate_extension => propagate(&f.value, &e),
+            _ => f.value,
+        }),
+    )
+}
+
+/// What [`find_address_ext`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The table's answer, as it is.
+    pub value: String,
+    /// The address extension (with its delimiter) when the answer was
+    /// found for a form without it: the caller may propagate it.
+    pub extension: Option<String>,
+}
+
+/// Looks up an address in the order of [`find_address`], and returns the
+/// answer unchanged with the extension it did not match
+/// ([`AddrFindOptions::propagate_extension`] is not applied).
+pub fn find_address_ext(
+    maps: &mut MapList,
+    addr: &str,
+    opts: &AddrFindOptions,
+) -> Result<Option<Found>, MapError> {
     let (local, domain) = match addr.rfind('@') {
         Some(i) => (&addr[..i], Some(&addr[i..])),
         None => (addr, None),
     };
     let (base, ext) = split_extension(local, &opts.delimiters);
+    let exact = |value: String| Found {
+        value,
+        extension: None,
+    };
+    let unmatched = |value: String| Found {
+        value,
+        extension: ext.map(str::to_string),
+    };
     // 1. The full address.
     if let Some(v) = maps.find(addr)? {
-        return Ok(Some(v));
+        return Ok(Some(exact(v)));
     }
-    let with_ext = |v: String| match (opts.propagate_extension, ext) {
-        (true, Some(e)) => propagate(&v, e),
-        _ => v,
-    };
     // 2. Without the extension.
     if ext.is_some()
         && let Some(d) = domain
         && let Some(v) = maps.find_fixed(&format!("{base}{d}"))?
     {
-        return Ok(Some(with_ext(v)));
+        return Ok(Some(unmatched(v)));
     }
     // 3. The localpart.
     if opts.localpart {
         if domain.is_some()
             && let Some(v) = maps.find_fixed(local)?
         {
-            return Ok(Some(v));
+            return Ok(Some(exact(v)));
         }
         if ext.is_some()
             && let Some(v) = maps.find_fixed(base)?
         {
-            return Ok(Some(with_ext(v)));
+            return Ok(Some(unmatched(v)));
         }
     }
     // 4. @domain.
@@ -159,7 +198,7 @@ pub fn find_address(
         && let Some(d) = domain
         && let Some(v) = maps.find_fixed(d)?
     {
-        return Ok(Some(with_ext(v)));
+        return Ok(Some(unmatched(v)));
     }
     Ok(None)
 }
@@ -324,9 +363,43 @@ mod tests {
     }
 
     #[test]
+    fn unmatched_extension_is_returned() {
+        let mut m =
+            maps("inline:{{joe@example.com=Joe <joe@elsewhere>}, {ann+x@example.com=ann-x}}");
+        let o = AddrFindOptions {
+            delimiters: "+".into(),
+            propagate_extension: true,
+            ..AddrFindOptions::default()
+        };
+        assert_eq!(
+            find_address_ext(&mut m, "joe+list@example.com", &o).unwrap(),
+            Some(Found {
+                value: "Joe <joe@elsewhere>".into(),
+                extension: Some("+list".into())
+            })
+        );
+        assert_eq!(
+            find_address_ext(&mut m, "ann+x@example.com", &o).unwrap(),
+            Some(Found {
+                value: "ann-x".into(),
+                extension: None
+            })
+        );
+    }
+
+    #[test]
     fn extensions() {
         assert_eq!(split_extension("a+b+c", "+"), ("a", Some("+b+c")));
         assert_eq!(split_extension("+a", "+"), ("+a", None));
+        assert_eq!(split_extension("+a+b", "+"), ("+a+b", None));
+        assert_eq!(split_extension("owner-list", "-"), ("owner-list", None));
+        assert_eq!(
+            split_extension("list-request", "+-"),
+            ("list-request", None)
+        );
+        assert_eq!(split_extension("list-request", "+"), ("list-request", None));
+        assert_eq!(split_extension("a-request", "-"), ("a-request", None));
+        assert_eq!(split_extension("a-b", "-"), ("a", Some("-b")));
         assert_eq!(
             split_extension("mailer-daemon", "-"),
             ("mailer-daemon", None)

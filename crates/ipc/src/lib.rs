@@ -31,6 +31,7 @@ pub mod cleanup;
 pub mod deliver;
 pub mod flush;
 pub mod rewrite;
+pub mod scache;
 pub mod showq;
 
 use std::io::{self, Read, Write};

@@ -3,36 +3,32 @@
 //!
 //! ## SYNOPSIS
 //! ```ignore
-//! env.add(records)?; env.add_extracted(addr);
-//! env.canonicalize(&mut rewrite, &settings)?;
-//! env.write(&mut writer)?;
+//! env.add(records)?;                       // as the client sends them
+//! let sender = env.process(&mut st, &mut cx);
+//! env.write(&mut writer, &sender, &mut st)?;
 //! ```
 //!
 //! ## DESCRIPTION
-//! Collects what the client sent, rewrites the sender and recipients to
-//! canonical form in the `local` context (trivial-rewrite(8)), keeps the
-//! original recipient (`enable_original_recipient`), and drops a
-//! recipient that repeats an earlier one with the same original address,
-//! remembering up to `duplicate_filter_limit` of them.
+//! Collects what the client sent before the content, with every field
+//! bounded. When the content starts, [`Envelope::process`] rewrites the
+//! sender and each recipient ([`crate::addr`]: canonical form, canonical
+//! maps, masquerading, virtual aliases, automatic BCC), and
+//! [`Envelope::write`] writes the envelope segment of the queue file:
+//! arrival time, sender, full name, the client's attributes, DSN RET and
+//! ENVID, and the recipients (with their original address, NOTIFY and
+//! ORCPT).
 //!
 //! ## SEE ALSO
 //! [`ipc::cleanup::EnvelopeRecord`], [`queue::file::Writer`]
 
-use std::collections::HashSet;
+use std::time::SystemTime;
 
 use ipc::cleanup::{EnvelopeRecord, status};
 use queue::{NewRecipient, RecordType, Writer};
 
 use crate::Refusal;
-use crate::settings::Settings;
-
-#[derive(Debug, Clone, Default)]
-pub struct Rcpt {
-    pub address: String,
-    pub orig: String,
-    pub notify: u32,
-    pub orcpt: String,
-}
+use crate::addr::{self, Ctx};
+use crate::state::{Rcpt, State};
 
 #[derive(Debug, Default)]
 pub struct Envelope {
@@ -82,71 +78,44 @@ impl Envelope {
         Ok(())
     }
 
-    /// A recipient found in a header (`sendmail -t`).
-    pub fn add_extracted(&mut self, address: String) {
-        self.recipients.push(Rcpt {
-            orig: address.clone(),
-            address,
-            notify: 0,
-            orcpt: String::new(),
-        });
-    }
-
-    /// Canonical addresses, original recipients, no duplicates.
-    pub fn canonicalize(
-        &mut self,
-        rw: &mut ipc::rewrite::Client,
-        s: &Settings,
-    ) -> Result<(), String> {
-        let mut fix = |a: &str| -> Result<String, String> {
-            if a.is_empty() {
-                Ok(String::new())
-            } else {
-                rw.rewrite("local", a)
-                    .map_err(|e| format!("address rewriting: {e}"))
-            }
-        };
-        if let Some(sender) = &self.sender {
-            self.sender = Some(fix(sender)?);
-        }
-        let mut seen: HashSet<(String, String)> = HashSet::new();
-        let mut out = Vec::with_capacity(self.recipients.len());
-        for r in std::mem::take(&mut self.recipients) {
-            let address = fix(&r.address)?;
-            let orig = if !s.enable_original_recipient {
-                String::new()
-            } else if r.orig.is_empty() {
-                address.clone()
-            } else {
-                fix(&r.orig)?
-            };
-            let key = (address.to_ascii_lowercase(), orig.to_ascii_lowercase());
-            if seen.contains(&key) {
-                continue;
-            }
-            if seen.len() < s.duplicate_filter_limit {
-                seen.insert(key);
-            }
-            out.push(Rcpt { address, orig, ..r });
-        }
-        self.recipients = out;
-        Ok(())
-    }
-
-    /// The sender after canonicalization ("" for the null sender).
+    /// The sender as the client gave it ("" for the null sender).
     pub fn sender(&self) -> &str {
         self.sender.as_deref().unwrap_or("")
     }
 
-    pub fn write(&self, w: &mut Writer) -> std::io::Result<()> {
-        let t = match self.time {
+    /// The last value of a client attribute.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// When the message arrived (the client's time, or now).
+    pub fn arrival(&self) -> SystemTime {
+        match self.time {
             Some((s, us)) => {
                 std::time::UNIX_EPOCH + std::time::Duration::new(s, us.saturating_mul(1000))
             }
-            None => std::time::SystemTime::now(),
-        };
-        w.time(t)?;
-        w.record(RecordType::Sender, self.sender().as_bytes())?;
+            None => SystemTime::now(),
+        }
+    }
+
+    /// Rewrites the sender and the recipients; the recipients to write
+    /// collect in `st`. Returns the sender to write.
+    pub fn process(&self, st: &mut State, cx: &mut Ctx<'_>) -> String {
+        let sender = addr::sender(st, cx, self.sender());
+        for r in &self.recipients {
+            addr::recipient(st, cx, &r.address, &r.orig, r.notify, &r.orcpt);
+        }
+        sender
+    }
+
+    /// Writes the envelope segment with the recipients collected so far.
+    pub fn write(&self, w: &mut Writer, sender: &str, st: &mut State) -> std::io::Result<()> {
+        w.time(self.arrival())?;
+        w.record(RecordType::Sender, sender.as_bytes())?;
         if let Some(n) = &self.full_name {
             w.attr("sender_fullname", n)?;
         }
@@ -159,14 +128,19 @@ impl Envelope {
         if !self.envid.is_empty() {
             w.record(RecordType::DsnEnvid, self.envid.as_bytes())?;
         }
-        for r in &self.recipients {
-            w.recipient(&NewRecipient {
-                address: &r.address,
-                orig: &r.orig,
-                notify: r.notify,
-                orcpt: &r.orcpt,
-            })?;
-        }
-        Ok(())
+        write_recipients(w, st)
     }
+}
+
+/// Writes the recipients collected in `st`, and forgets them.
+pub fn write_recipients(w: &mut Writer, st: &mut State) -> std::io::Result<()> {
+    for r in std::mem::take(&mut st.out) {
+        w.recipient(&NewRecipient {
+            address: &r.address,
+            orig: &r.orig,
+            notify: r.notify,
+            orcpt: &r.orcpt,
+        })?;
+    }
+    Ok(())
 }

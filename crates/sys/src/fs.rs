@@ -12,6 +12,12 @@
 //! renames it over the target and fsyncs the directory: a reader sees the
 //! old file or the new one, and after return the new one survives a crash.
 //! The sync is not optional.
+//!
+//! [`safe_open_append`] is Postfix's `safe_open()` for delivery to a
+//! mailbox or a file: it never follows a symbolic link, accepts only a
+//! regular file with one hard link, makes sure the file it opened is the
+//! one it looked at, and creates a missing file exclusively (and gives
+//! it to its owner).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -42,6 +48,90 @@ pub fn parent_dir(path: &Path) -> &Path {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     }
+}
+
+/// Why [`safe_open_append`] refused a file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SafeOpenError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The path names a symbolic link.
+    #[error("file is a symbolic link")]
+    Symlink,
+    /// The path names a directory, device, fifo or socket.
+    #[error("file is not a regular file")]
+    NotRegular,
+    /// The file has other names (a hard link to someone else's file).
+    #[error("file has {0} hard links")]
+    HardLinks(u64),
+    /// The file changed between the look and the open.
+    #[error("file status changed unexpectedly")]
+    Replaced,
+}
+
+/// Opens `path` for appending. A missing file is created with `mode`
+/// (`O_EXCL`) and, when `owner` is given and the process is root, given
+/// to that user and group. Returns the file and whether it was created.
+pub fn safe_open_append(
+    path: &Path,
+    mode: u32,
+    owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+) -> Result<(File, bool), SafeOpenError> {
+    use std::os::unix::fs::MetadataExt;
+    for _ in 0..2 {
+        let before = match std::fs::symlink_metadata(path) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(before) = before else {
+            match OpenOptions::new()
+                .append(true)
+                .create_new(true)
+                .mode(mode)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+            {
+                Ok(f) => {
+                    if let Some((uid, gid)) = owner
+                        && nix::unistd::geteuid().is_root()
+                    {
+                        nix::unistd::fchown(&f, Some(uid), Some(gid)).map_err(io::Error::from)?;
+                    }
+                    return Ok((f, true));
+                }
+                // Created by someone else meanwhile: look again.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if before.file_type().is_symlink() {
+            return Err(SafeOpenError::Symlink);
+        }
+        if !before.is_file() {
+            return Err(SafeOpenError::NotRegular);
+        }
+        let f = match OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(SafeOpenError::Symlink),
+            Err(e) => return Err(e.into()),
+        };
+        let now = f.metadata()?;
+        if now.dev() != before.dev() || now.ino() != before.ino() || !now.is_file() {
+            return Err(SafeOpenError::Replaced);
+        }
+        if now.nlink() != 1 {
+            return Err(SafeOpenError::HardLinks(now.nlink()));
+        }
+        crate::fd::set_nonblocking(&f, false).map_err(io::Error::from)?;
+        return Ok((f, false));
+    }
+    Err(SafeOpenError::Replaced)
 }
 
 /// Replaces `path` with `data` atomically and durably, with `mode`; keeps
@@ -101,6 +191,40 @@ mod tests {
             0o640
         );
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn safe_open_refuses_links_and_creates_exclusively() {
+        let dir = std::env::temp_dir().join(format!("sys-safeopen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("mbox");
+        let (_, created) = safe_open_append(&p, 0o600, None).unwrap();
+        assert!(created);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let (mut f, created) = safe_open_append(&p, 0o600, None).unwrap();
+        assert!(!created);
+        f.write_all(b"x").unwrap();
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&p, &link).unwrap();
+        assert!(matches!(
+            safe_open_append(&link, 0o600, None),
+            Err(SafeOpenError::Symlink)
+        ));
+        let hard = dir.join("hard");
+        std::fs::hard_link(&p, &hard).unwrap();
+        assert!(matches!(
+            safe_open_append(&hard, 0o600, None),
+            Err(SafeOpenError::HardLinks(2))
+        ));
+        assert!(matches!(
+            safe_open_append(&dir, 0o600, None),
+            Err(SafeOpenError::NotRegular)
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -24,6 +24,7 @@
 
 pub mod fd;
 pub mod fs;
+pub mod lock;
 pub mod net;
 pub mod privs;
 pub mod process;

@@ -13,6 +13,13 @@
 //! supplementary groups, the group and finally the user. Afterwards it
 //! checks that root cannot be regained. Without root privileges there is
 //! nothing to drop and nothing is changed (unprivileged mode).
+//!
+//! [`impersonate`] is Postfix's `set_eugid()`: a root process that must
+//! open, create and write files as a mail recipient (local(8),
+//! virtual(8)) switches its effective user and group, and its
+//! supplementary groups to the one group, and gets root back when the
+//! returned guard is dropped. Call it only from a single-threaded
+//! process: the switch applies to the whole process.
 
 use std::path::Path;
 
@@ -100,6 +107,68 @@ pub fn lookup_group(name: &str) -> Result<Gid, PrivError> {
             call: "getgrnam",
             errno: e,
         }),
+    }
+}
+
+/// The user with number `uid`, if there is one.
+pub fn lookup_uid(uid: Uid) -> Result<Option<Identity>, PrivError> {
+    match User::from_uid(uid) {
+        Ok(u) => Ok(u.map(|u| Identity {
+            name: u.name,
+            uid: u.uid,
+            gid: u.gid,
+            home: u.dir,
+        })),
+        Err(e) => Err(PrivError::Sys {
+            call: "getpwuid",
+            errno: e,
+        }),
+    }
+}
+
+/// Effective user and group switched by [`impersonate`]; dropping it
+/// restores root and the groups the process had.
+#[derive(Debug)]
+#[must_use = "the identity is restored when the guard is dropped"]
+pub struct Impersonation {
+    /// What to restore; `None` when nothing was switched (not root).
+    saved: Option<(Gid, Vec<Gid>)>,
+}
+
+/// Becomes `uid`/`gid` for file access (effective IDs and the one
+/// supplementary group `gid`) until the guard is dropped. A process
+/// that is not root cannot switch and keeps its own identity (the
+/// unprivileged mode of DESIGN.md); the guard then restores nothing.
+pub fn impersonate(uid: Uid, gid: Gid) -> Result<Impersonation, PrivError> {
+    if !is_root() {
+        return Ok(Impersonation { saved: None });
+    }
+    let saved_gid = nix::unistd::getegid();
+    let saved_groups = nix::unistd::getgroups().map_err(sys("getgroups"))?;
+    let guard = Impersonation {
+        saved: Some((saved_gid, saved_groups)),
+    };
+    // On any failure the guard's Drop puts back what was changed.
+    nix::unistd::setgroups(&[gid]).map_err(sys("setgroups"))?;
+    nix::unistd::setegid(gid).map_err(sys("setegid"))?;
+    nix::unistd::seteuid(uid).map_err(sys("seteuid"))?;
+    Ok(guard)
+}
+
+impl Drop for Impersonation {
+    fn drop(&mut self) {
+        let Some((gid, groups)) = self.saved.take() else {
+            return;
+        };
+        // Root first: the other calls need it. Failing to get root back
+        // would leave a delivery agent running as a mail recipient, which
+        // must not go on serving other recipients.
+        if nix::unistd::seteuid(Uid::from_raw(0)).is_err()
+            || nix::unistd::setegid(gid).is_err()
+            || nix::unistd::setgroups(&groups).is_err()
+        {
+            panic!("cannot restore root privileges after impersonation");
+        }
     }
 }
 

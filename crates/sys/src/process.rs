@@ -16,6 +16,14 @@
 //! inherited environment. If exec fails the child calls the error callback
 //! (to log the failure under its own process ID) and exits with status 1.
 //!
+//! [`spawn_piped`] runs a command for a delivery agent (local(8),
+//! pipe(8)): its standard input and its standard output and error are
+//! pipes to the caller, it runs in a session of its own (so that a time
+//! limit can kill everything it started), with the user and group given,
+//! in the directory given, with a limit on the size of the files it
+//! writes, and with exactly `argv` and `env` (no shell unless the caller
+//! names one).
+//!
 //! ## BUGS
 //! The callback runs in the forked child. The caller must be
 //! single-threaded (master(8) is) or give a callback that only makes
@@ -116,6 +124,164 @@ fn child_exec(
     }
 }
 
+/// A command with its input and output on pipes ([`spawn_piped`]).
+#[derive(Debug, Clone)]
+pub struct PipedCommand {
+    /// The program: a path, used as it is.
+    pub path: CString,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    /// Working directory; the caller's when `None`.
+    pub cwd: Option<CString>,
+    /// User and group to run as (group list: that group only). Applied
+    /// only when the caller is root; an unprivileged caller runs the
+    /// command as itself.
+    pub ids: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+    /// RLIMIT_FSIZE for the command, in bytes.
+    pub fsize_limit: Option<u64>,
+    /// The exit status of the child when it cannot set up or exec.
+    pub setup_failure_status: i32,
+}
+
+/// A running [`PipedCommand`].
+#[derive(Debug)]
+pub struct PipedChild {
+    pub pid: Pid,
+    /// The command's standard input.
+    pub stdin: Option<std::fs::File>,
+    /// The command's standard output and standard error, merged.
+    pub output: std::fs::File,
+}
+
+/// Starts `cmd`. When the child cannot switch identity, change
+/// directory or exec, it calls `on_error` (with its standard error being
+/// the output pipe, so that what it writes becomes command output) and
+/// exits with `cmd.setup_failure_status`. Call it while single-threaded
+/// (see BUGS).
+pub fn spawn_piped(
+    cmd: &PipedCommand,
+    on_error: impl FnOnce(&str, &io::Error),
+) -> io::Result<PipedChild> {
+    use std::os::fd::AsRawFd;
+    let argv: Vec<&std::ffi::CStr> = cmd.argv.iter().map(|a| a.as_c_str()).collect();
+    let env: Vec<&std::ffi::CStr> = cmd.env.iter().map(|a| a.as_c_str()).collect();
+    let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let (out_r, out_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let root = nix::unistd::geteuid().is_root();
+    // SAFETY: the child makes only the calls listed in child_setup before
+    // exec, in a process that was single-threaded at fork (documented).
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        ForkResult::Parent { child } => {
+            drop(in_r);
+            drop(out_w);
+            Ok(PipedChild {
+                pid: child,
+                stdin: Some(std::fs::File::from(in_w)),
+                output: std::fs::File::from(out_r),
+            })
+        }
+        ForkResult::Child => {
+            let (what, err) = child_setup(cmd, root, in_r.as_raw_fd(), out_w.as_raw_fd())
+                .err()
+                .unwrap_or_else(|| match nix::unistd::execve(&cmd.path, &argv, &env) {
+                    Err(e) => ("execvp", io::Error::from(e)),
+                    Ok(never) => match never {},
+                });
+            on_error(what, &err);
+            // SAFETY: _exit ends the child without running the parent's
+            // atexit handlers or flushing its copied stdio buffers.
+            unsafe { libc::_exit(cmd.setup_failure_status) }
+        }
+    }
+}
+
+/// The child's part of [`spawn_piped`] before exec.
+fn child_setup(
+    cmd: &PipedCommand,
+    root: bool,
+    stdin: RawFd,
+    output: RawFd,
+) -> Result<(), (&'static str, io::Error)> {
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // SAFETY: restoring default signal dispositions is async-signal-safe;
+    // an ignored SIGPIPE or SIGXFSZ would stay ignored in the command.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
+    }
+    // SAFETY: dup2 onto the standard descriptors, which this child owns;
+    // the new descriptors do not have CLOEXEC.
+    let dups = unsafe {
+        libc::dup2(stdin, 0) < 0 || libc::dup2(output, 1) < 0 || libc::dup2(output, 2) < 0
+    };
+    if dups {
+        return Err(("dup2", io::Error::last_os_error()));
+    }
+    // SAFETY: closes every descriptor above standard error; the pipes were
+    // duplicated onto 0, 1 and 2 and nothing else is needed before exec.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        )
+    };
+    let _ = nix::unistd::setsid();
+    if let Some(limit) = cmd.fsize_limit {
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, limit, limit)
+            .map_err(|e| ("setrlimit", io::Error::from(e)))?;
+    }
+    if root && let Some((uid, gid)) = cmd.ids {
+        nix::unistd::setgroups(&[gid]).map_err(|e| ("setgroups", io::Error::from(e)))?;
+        nix::unistd::setgid(gid).map_err(|e| ("setgid", io::Error::from(e)))?;
+        nix::unistd::setuid(uid).map_err(|e| ("setuid", io::Error::from(e)))?;
+        if !uid.is_root() && nix::unistd::setuid(nix::unistd::Uid::from_raw(0)).is_ok() {
+            return Err((
+                "setuid",
+                io::Error::other("root privileges were not dropped"),
+            ));
+        }
+    }
+    if let Some(dir) = &cmd.cwd {
+        nix::unistd::chdir(dir.as_c_str()).map_err(|e| ("chdir", io::Error::from(e)))?;
+    }
+    Ok(())
+}
+
+/// Sends `signal` to the process group led by `pid` (a child started by
+/// [`spawn_piped`], which leads its own session).
+pub fn kill_group(pid: Pid, signal: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::killpg(pid, signal);
+    let _ = nix::sys::signal::kill(pid, signal);
+}
+
+/// Waits for `pid` to end, for at most `timeout`; `None` when it is
+/// still running then.
+pub fn wait_timeout(
+    pid: Pid,
+    timeout: std::time::Duration,
+) -> io::Result<Option<nix::sys::wait::WaitStatus>> {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let until = std::time::Instant::now() + timeout;
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(s) => return Ok(Some(s)),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let now = std::time::Instant::now();
+        if now >= until {
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(until - now));
+        pause = (pause * 2).min(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Whether process `pid` exists (signal 0).
 pub fn alive(pid: Pid) -> bool {
     nix::sys::signal::kill(pid, None).is_ok()
@@ -180,4 +346,73 @@ pub fn stdio_to_null(keep_stdout: bool, keep_stderr: bool) -> io::Result<()> {
         nix::unistd::dup2_stderr(&null)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn cmd(argv: &[&str]) -> PipedCommand {
+        PipedCommand {
+            path: cstring(argv[0]).unwrap(),
+            argv: argv.iter().map(|a| cstring(a).unwrap()).collect(),
+            env: vec![
+                cstring("PATH=/usr/bin:/bin").unwrap(),
+                cstring("X=y").unwrap(),
+            ],
+            cwd: Some(cstring("/").unwrap()),
+            ids: None,
+            fsize_limit: None,
+            setup_failure_status: 75,
+        }
+    }
+
+    #[test]
+    fn piped_command_gets_input_env_and_directory() {
+        let mut c = spawn_piped(
+            &cmd(&["/bin/sh", "-c", "cat; echo \"$X $PWD $HOME\" >&2"]),
+            |_, _| {},
+        )
+        .unwrap();
+        let mut stdin = c.stdin.take().unwrap();
+        stdin.write_all(b"hello\n").unwrap();
+        drop(stdin);
+        let mut out = String::new();
+        c.output.read_to_string(&mut out).unwrap();
+        assert_eq!(out, "hello\ny / \n");
+        let st = wait_timeout(c.pid, std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(st, Some(nix::sys::wait::WaitStatus::Exited(c.pid, 0)));
+    }
+
+    #[test]
+    fn exec_failure_reports_and_exits_with_the_status() {
+        let mut c = spawn_piped(&cmd(&["/nonexistent/program"]), |what, e| {
+            let _ = std::io::stderr().write_all(format!("{what} failed: {e}").as_bytes());
+        })
+        .unwrap();
+        drop(c.stdin.take());
+        let mut out = String::new();
+        c.output.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("execvp failed: No such file"), "{out}");
+        let st = wait_timeout(c.pid, std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(st, Some(nix::sys::wait::WaitStatus::Exited(c.pid, 75)));
+    }
+
+    #[test]
+    fn a_hung_command_is_killed_with_its_group() {
+        let mut c =
+            spawn_piped(&cmd(&["/bin/sh", "-c", "sleep 30 & sleep 30"]), |_, _| {}).unwrap();
+        drop(c.stdin.take());
+        assert_eq!(
+            wait_timeout(c.pid, std::time::Duration::from_millis(50)).unwrap(),
+            None
+        );
+        kill_group(c.pid, nix::sys::signal::Signal::SIGKILL);
+        let st = wait_timeout(c.pid, std::time::Duration::from_secs(10)).unwrap();
+        assert!(matches!(st, Some(nix::sys::wait::WaitStatus::Signaled(..))));
+        // The background sleep was in the group too: the pipe closes.
+        let mut out = Vec::new();
+        c.output.read_to_end(&mut out).unwrap();
+    }
 }

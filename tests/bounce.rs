@@ -383,3 +383,54 @@ fn a_notice_never_gets_a_notice_back() {
     assert!(queue(&inst).is_empty());
     inst.stop();
 }
+
+#[test]
+fn sendmail_bv_mails_a_verification_report() {
+    let mut inst = instance(
+        "bverify",
+        &format!("default_transport = discard:delivered ok\n{KEEP_LOCAL}"),
+        false,
+    );
+    let (code, out, err) = run_as(
+        &inst,
+        None,
+        "sendmail",
+        &["-f", "snd@localhost", "-bv", "u@far.example", "x@localhost"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "Mail Delivery Status Report will be mailed to <snd@localhost>.\n"
+    );
+    assert!(
+        inst.wait_log("sender delivery status notification: ", T),
+        "{}",
+        inst.log()
+    );
+    let log = inst.log();
+    assert!(
+        log.contains("to=<u@far.example>, relay=none")
+            && log.contains("status=deliverable (delivered ok)"),
+        "{log}"
+    );
+    assert!(log.contains("status=undeliverable (keep)"), "{log}");
+    assert!(!log.contains("status=sent"), "{log}");
+    let (text, n) = the_notice(&inst);
+    assert_eq!(n["subject"], "Mail Delivery Status Report", "{text}");
+    let r = n["recipients"].as_array().unwrap();
+    let by = |who: &str| {
+        r.iter()
+            .find(|x| x["Final-Recipient"] == format!("rfc822; {who}"))
+            .unwrap_or_else(|| panic!("{who}: {text}"))
+            .clone()
+    };
+    assert_eq!(by("u@far.example")["Action"], "deliverable");
+    assert_eq!(by("u@far.example")["Status"], "2.0.0");
+    assert_eq!(by("x@localhost")["Action"], "undeliverable");
+    assert_eq!(by("x@localhost")["Status"], "4.4.1");
+    assert_eq!(n["original_subject"], "probe");
+    // The probe itself is gone; only the report waits.
+    assert_eq!(queue(&inst).len(), 1);
+    inst.stop();
+}

@@ -147,30 +147,10 @@ fn size_without_id(size: u64, id: &str) -> u64 {
     size.saturating_sub(2 * id.len() as u64)
 }
 
-/// Known difference of cleanup(8), not of the programs under test: for
-/// mail from the null sender it writes `From: root <MAILER-DAEMON>` where
-/// Postfix writes `From: MAILER-DAEMON`, 7 bytes more. Our sizes of such
-/// messages are compared without them; remove this once cleanup is fixed.
-const CLEANUP_NULL_SENDER_EXTRA: u64 = "root <>".len() as u64;
-
-/// Whose output is normalized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Suite {
-    Ours,
-    Postfix,
-}
-
-fn null_sender_size(size: u64, suite: Suite) -> u64 {
-    match suite {
-        Suite::Ours => size.saturating_sub(CLEANUP_NULL_SENDER_EXTRA),
-        Suite::Postfix => size,
-    }
-}
-
 /// A `postqueue -p` listing with the queue IDs, arrival times and the
 /// column padding they cause taken out, and the entries sorted
 /// (directory order differs between two queues).
-pub fn normalize_listing(text: &str, suite: Suite) -> String {
+pub fn normalize_listing(text: &str) -> String {
     let mut blocks: Vec<String> = text.split("\n\n").map(str::to_string).collect();
     let mut head = String::new();
     let mut tail = String::new();
@@ -196,10 +176,7 @@ pub fn normalize_listing(text: &str, suite: Suite) -> String {
             let w: Vec<&str> = first.split_whitespace().collect();
             let id = w[0].trim_end_matches(['*', '!', '#']);
             let marks = &w[0][id.len()..];
-            let mut size: u64 = w[1].parse().unwrap();
-            if w[6] == "MAILER-DAEMON" {
-                size = null_sender_size(size, suite);
-            }
+            let size: u64 = w[1].parse().unwrap();
             format!(
                 "[{}] {} {}\n{}",
                 marks,
@@ -214,7 +191,7 @@ pub fn normalize_listing(text: &str, suite: Suite) -> String {
 }
 
 /// `postqueue -j` output the same way.
-pub fn normalize_json(text: &str, suite: Suite) -> Vec<serde_json::Value> {
+pub fn normalize_json(text: &str) -> Vec<serde_json::Value> {
     let mut v: Vec<serde_json::Value> = text
         .lines()
         .map(|l| {
@@ -223,11 +200,7 @@ pub fn normalize_json(text: &str, suite: Suite) -> Vec<serde_json::Value> {
             let size = m["message_size"].as_u64().unwrap();
             m["queue_id"] = "ID".into();
             m["arrival_time"] = 0.into();
-            let mut size = size_without_id(size, &id);
-            if m["sender"] == "MAILER-DAEMON" {
-                size = null_sender_size(size, suite);
-            }
-            m["message_size"] = size.into();
+            m["message_size"] = size_without_id(size, &id).into();
             m
         })
         .collect();

@@ -139,8 +139,8 @@ fn outputs_match_postfix_for_the_same_queue() {
     let (code, p, _) = run(&inst, "postqueue", &["-p"]);
     assert_eq!(code, 0);
     assert_eq!(
-        normalize_listing(&p, Suite::Ours),
-        normalize_listing(&golden("scenario-p.txt"), Suite::Postfix),
+        normalize_listing(&p),
+        normalize_listing(&golden("scenario-p.txt")),
         "ours:\n{p}"
     );
     let (_, bp, _) = run(&inst, "sendmail", &["-bp"]);
@@ -148,8 +148,8 @@ fn outputs_match_postfix_for_the_same_queue() {
     // postqueue -j.
     let (_, j, _) = run(&inst, "postqueue", &["-j"]);
     assert_eq!(
-        normalize_json(&j, Suite::Ours),
-        normalize_json(&golden("scenario-j.txt"), Suite::Postfix),
+        normalize_json(&j),
+        normalize_json(&golden("scenario-j.txt")),
         "ours:\n{j}"
     );
     // postcat.

@@ -93,7 +93,7 @@ fn id_stamp(secs: u64) -> String {
 fn action(e: &LogEntry, kind: Kind) -> Action {
     match e.action.as_str() {
         "delayed" if kind != Kind::Failure => Action::Delayed,
-        "delivered" => Action::Delivered,
+        "delivered" | "deliverable" => Action::Delivered,
         "relayed" => Action::Relayed,
         "expanded" => Action::Expanded,
         // An expired message's delayed recipients have failed.
@@ -227,7 +227,7 @@ impl Notice<'_> {
                 }
             })
             .collect();
-        out.push_str(&dsn::format_delivery_status(
+        let report = dsn::format_delivery_status(
             &MessageReport {
                 reporting_mta: self.myhostname,
                 envid: self.envid,
@@ -236,7 +236,12 @@ impl Notice<'_> {
                 arrival_date: &arrival,
             },
             &reports,
-        ));
+        );
+        if self.kind == Kind::Verify {
+            out.push_str(&verify_actions(&report, self.recipients));
+        } else {
+            out.push_str(&report);
+        }
         // The original.
         let undelivered = matches!(self.kind, Kind::Failure | Kind::Delay);
         out.push_str(&format!("--{b}\n"));
@@ -278,6 +283,24 @@ impl Notice<'_> {
         bytes.extend_from_slice(format!("\n--{b}--\n").as_bytes());
         Ok(bytes)
     }
+}
+
+/// A verification report says `deliverable` or `undeliverable`, as
+/// Postfix's does, where RFC 3464 has `delivered` or `failed`: the
+/// recipients' Action lines are rewritten in order.
+fn verify_actions(report: &str, entries: &[LogEntry]) -> String {
+    let mut it = entries.iter();
+    report
+        .split_inclusive('\n')
+        .map(|l| match l.strip_prefix("Action: ") {
+            Some(_) => match it.next() {
+                Some(e) if e.action == "deliverable" => "Action: deliverable\n".to_string(),
+                Some(_) => "Action: undeliverable\n".to_string(),
+                None => l.to_string(),
+            },
+            None => l.to_string(),
+        })
+        .collect()
 }
 
 fn default_status(kind: Kind) -> EnhancedStatus {

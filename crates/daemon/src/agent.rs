@@ -20,6 +20,10 @@
 //! report writes the Postfix delivery log line. Recipients the agent did
 //! not report are deferred. The reply goes back to qmgr in request order.
 //!
+//! A request with [`ipc::deliver::flags::VERIFY`] (a `sendmail -bv`
+//! probe) asks what would happen: the agent must not deliver, only
+//! report; the log says `status=deliverable` or `status=undeliverable`.
+//!
 //! ## SEE ALSO
 //! [`ipc::deliver`], [`crate::delivery_log`]
 
@@ -46,10 +50,13 @@ impl Job {
     fn report(&mut self, i: usize, outcome: Outcome, relay: &str, dsn: &str, reason: &str) {
         let now = SystemTime::now();
         let r = &self.req.recipients[i];
-        let status = match outcome {
-            Outcome::Sent => "sent",
-            Outcome::Deferred => "deferred",
-            Outcome::Bounced => "bounced",
+        let verify = self.req.flags & ipc::deliver::flags::VERIFY != 0;
+        let status = match (outcome, verify) {
+            (Outcome::Sent, false) => "sent",
+            (Outcome::Deferred, false) => "deferred",
+            (Outcome::Bounced, false) => "bounced",
+            (Outcome::Sent, true) => "deliverable",
+            (_, true) => "undeliverable",
         };
         delivery_log::log(&Line {
             queue_id: &self.req.queue_id,

@@ -13,7 +13,13 @@
 //!    messages and `qmgr_message_recipient_limit` recipients;
 //! 2. resolves each recipient with trivial-rewrite(8), caching the answers
 //!    ([`ipc::rewrite::Client`]), and groups recipients per transport and next hop, at
-//!    most `$transport_destination_recipient_limit` per delivery;
+//!    most `$transport_destination_recipient_limit` per delivery; a
+//!    message that cleanup(8) gave a content filter (`content_filter`, a
+//!    FILTER action) goes to that transport and next hop for every
+//!    recipient (the recipient's own next hop when the filter names none,
+//!    or `default_filter_nexthop`), and a redirected one (a REDIRECT
+//!    action) goes once to the redirection address instead of its
+//!    recipients;
 //! 3. hands deliveries to the agents over their `private/` sockets
 //!    ([`agent`]), round-robin over transports and destinations, within
 //!    each destination's concurrency window: it starts at

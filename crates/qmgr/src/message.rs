@@ -36,6 +36,9 @@ pub struct Message {
     pub traced: bool,
     /// `postsuper -e`/`-f`: return to the sender without trying.
     pub forced_expire: bool,
+    /// An address verification probe (`sendmail -bv`): agents only say
+    /// what they would do, and every result goes into the report.
+    pub verify: bool,
     /// Steps of the end of the message already done this round.
     pub bounce_sent: bool,
     pub warn_done: bool,
@@ -80,6 +83,9 @@ impl Message {
         let has_log =
             |log: &str| std::fs::metadata(layout.path_of(log, id)).is_ok_and(|m| m.len() > 0);
         let forced_expire = file.is_forced_expire().unwrap_or(false);
+        let verify = env
+            .attr("trace_flags")
+            .is_some_and(|v| v.split(',').any(|f| f.trim() == "verify"));
         Load::Loaded(Box::new(Message {
             id: id.clone(),
             file,
@@ -91,6 +97,7 @@ impl Message {
             bounced: has_log("bounce"),
             traced: has_log("trace"),
             forced_expire,
+            verify,
             bounce_sent: false,
             warn_done: false,
             trace_sent: false,

@@ -76,6 +76,9 @@ struct Settings {
     bounce_lifetime: Duration,
     ipc_timeout: Duration,
     defer_transports: Vec<String>,
+    /// The next hop of a content filter written without one
+    /// (`default_filter_nexthop`); empty: the recipient's.
+    default_filter_nexthop: String,
     bounce_service: String,
     defer_service: String,
     trace_service: String,
@@ -133,6 +136,7 @@ impl Qmgr {
             defer_transports: cfg
                 .list(&params::DEFER_TRANSPORTS)
                 .unwrap_or_else(|e| daemon::fatal!("{e}")),
+            default_filter_nexthop: ctx.str(&params::DEFAULT_FILTER_NEXTHOP),
             bounce_service: ctx.str(&params::BOUNCE_SERVICE_NAME),
             defer_service: ctx.str(&params::DEFER_SERVICE_NAME),
             trace_service: ctx.str(&params::TRACE_SERVICE_NAME),
@@ -347,8 +351,26 @@ impl Qmgr {
         let mut groups: Vec<(Destination, Vec<(usize, String)>)> = Vec::new();
         let mut now_deferred: Vec<(usize, &'static str, String)> = Vec::new();
         let sender = m.env.sender.clone();
-        for i in todo {
-            let addr = m.env.recipients[i].address.clone();
+        let redirect = m.env.redirect.clone();
+        let filter = m.env.filter.as_deref().map(split_filter);
+        for (n, i) in todo.into_iter().enumerate() {
+            // A redirected message goes once, to the redirection address,
+            // instead of to its recipients (cleanup's REDIRECT action).
+            let addr = match &redirect {
+                Some(_) if n > 0 => continue,
+                Some(r) => r.clone(),
+                None => m.env.recipients[i].address.clone(),
+            };
+            // A content filter with a next hop takes every recipient as it
+            // is; without one, the recipient's own next hop is kept.
+            if let Some((transport, Some(nexthop))) = &filter {
+                let k = (transport.clone(), nexthop.clone());
+                match groups.iter_mut().find(|(g, _)| *g == k) {
+                    Some((_, v)) => v.push((i, addr)),
+                    None => groups.push((k, vec![(i, addr)])),
+                }
+                continue;
+            }
             match self.resolver.resolve(&sender, &addr) {
                 Err(e) => {
                     warn!("{}: address resolver failure: {}", m.id, e);
@@ -361,7 +383,17 @@ impl Qmgr {
                     now_deferred.push((i, "4.3.2", "deferred transport".into()));
                 }
                 Ok(r) => {
-                    let k = (r.transport, r.nexthop);
+                    let k = match &filter {
+                        Some((transport, _)) => (
+                            transport.clone(),
+                            if self.settings.default_filter_nexthop.is_empty() {
+                                r.nexthop
+                            } else {
+                                self.settings.default_filter_nexthop.clone()
+                            },
+                        ),
+                        None => (r.transport, r.nexthop),
+                    };
                     match groups.iter_mut().find(|(g, _)| *g == k) {
                         Some((_, v)) => v.push((i, r.recipient)),
                         None => groups.push((k, vec![(i, r.recipient)])),
@@ -468,13 +500,16 @@ impl Qmgr {
         for (i, dsn, relay, reason) in items {
             let r = &m.env.recipients[*i];
             let (status, action) = match outcome {
+                // A probe (sendmail -bv) reports what would happen.
+                Outcome::Sent if m.verify => ("deliverable", "deliverable"),
+                _ if m.verify => ("undeliverable", "undeliverable"),
                 Outcome::Deferred => ("deferred", "delayed"),
                 Outcome::Bounced => ("bounced", "failed"),
                 // Handed to another MTA, or delivered here.
                 Outcome::Sent if relay.contains('[') => ("sent", "relayed"),
                 Outcome::Sent => ("sent", "delivered"),
             };
-            if outcome == Outcome::Sent && r.notify & SUCCESS == 0 {
+            if outcome == Outcome::Sent && r.notify & SUCCESS == 0 && !m.verify {
                 continue;
             }
             if decided_here {
@@ -507,6 +542,26 @@ impl Qmgr {
                 reason: reason.clone(),
                 time: secs_now,
             });
+        }
+        if m.verify {
+            // Every result goes into the report; nothing is retried.
+            match logfile::append(&self.layout, "trace", &m.id, &entries) {
+                Ok(()) => {
+                    m.traced = true;
+                    if outcome != Outcome::Sent {
+                        for (i, ..) in items {
+                            if let Err(e) = m.file.mark_done(m.env.recipients[*i].offset) {
+                                warn!("{}: mark recipient done: {}", m.id, e);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    warn!("{}: update trace log: {} -- deferring", m.id, e);
+                    m.deferred = true;
+                }
+            }
+            return;
         }
         match outcome {
             Outcome::Deferred => {
@@ -571,7 +626,11 @@ impl Qmgr {
                 transport: transport.clone(),
                 nexthop: nexthop.clone(),
                 sender: m.env.sender.clone(),
-                flags: 0,
+                flags: if m.verify {
+                    ipc::deliver::flags::VERIFY
+                } else {
+                    0
+                },
                 content_offset: m.env.content_offset,
                 content_len: m.env.content_len,
                 arrival: m.env.arrival,
@@ -957,6 +1016,16 @@ fn flush_add(queue_dir: &std::path::Path, service: &str, site: &str, id: &QueueI
     }
 }
 
+/// Splits a content filter, `transport:nexthop`, into the transport and
+/// the next hop (`None` when empty: the recipient's own next hop).
+fn split_filter(filter: &str) -> (String, Option<String>) {
+    match filter.split_once(':') {
+        Some((t, h)) if !h.is_empty() => (t.to_string(), Some(h.to_string())),
+        Some((t, _)) => (t.to_string(), None),
+        None => (filter.to_string(), None),
+    }
+}
+
 /// The process limit of a transport's master.cf entry (0: none).
 fn process_limit(ctx: &Ctx, transport: &str) -> u32 {
     let default = ctx
@@ -1089,5 +1158,33 @@ impl EventServer for Qmgr {
         self.fill_active(ctx);
         self.dispatch(registry);
         self.flush_registrations(registry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_filter;
+
+    #[test]
+    fn content_filters() {
+        let cases = [
+            (
+                "smtp:[127.0.0.1]:10025",
+                ("smtp", Some("[127.0.0.1]:10025")),
+            ),
+            ("scan:", ("scan", None)),
+            ("scan", ("scan", None)),
+            (
+                "lmtp:unix:private/filter",
+                ("lmtp", Some("unix:private/filter")),
+            ),
+        ];
+        for (f, (t, h)) in cases {
+            assert_eq!(
+                split_filter(f),
+                (t.to_string(), h.map(str::to_string)),
+                "{f}"
+            );
+        }
     }
 }

@@ -33,7 +33,14 @@ use crate::id::QueueId;
 use crate::record::{self, MAGIC, RecordType};
 
 /// The attribute names a maildrop file may carry.
-pub const ATTRS: &[&str] = &["full_name", "extract_recipients", "encoding", "smtputf8"];
+/// `trace_flags=verify` marks an address verification probe (`sendmail -bv`).
+pub const ATTRS: &[&str] = &[
+    "full_name",
+    "extract_recipients",
+    "encoding",
+    "smtputf8",
+    "trace_flags",
+];
 
 /// What a local user submits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -29,10 +29,13 @@
 //! not authorized, `EX_TEMPFAIL` (75) when the message could not be
 //! queued now (disk full), `EX_SOFTWARE` (70) otherwise.
 //!
+//! `-bv` queues an address verification probe instead of a message: the
+//! delivery agents only say what they would do with each recipient, and
+//! bounce(8) mails the report to the sender.
+//!
 //! ## BUGS
-//! `-bs` runs smtpd(8) on standard input and `-bv` sends a verification
-//! probe; both need those programs and fail with a message until they are
-//! installed.
+//! `-bs` runs smtpd(8) on standard input; it needs that program and fails
+//! with a message until it is installed.
 //!
 //! ## SEE ALSO
 //! postdrop(1), pickup(8), postqueue(1), [`queue::maildrop`]
@@ -114,7 +117,9 @@ fn login_name() -> String {
     u.name
 }
 
-fn submit(cfg: &Config, opts: &Options) -> i32 {
+/// Queues the message of standard input, or for `-bv` (`probe`) an
+/// address verification probe whose report goes to the sender.
+fn submit(cfg: &Config, opts: &Options, probe: bool) -> i32 {
     let layout = Layout::from_config(cfg).unwrap_or_else(|e| die(ex::CONFIG, &e.to_string()));
     let limit = cfg
         .long(&params::MESSAGE_SIZE_LIMIT)
@@ -140,12 +145,26 @@ fn submit(cfg: &Config, opts: &Options) -> i32 {
         Some(s) => input::sender_address(s),
         None => login_name(),
     };
-    let content = match input::read_message(std::io::stdin().lock(), !opts.dot_is_data, limit) {
-        Ok(c) => c,
-        Err(input::ReadError::TooBig) => die(ex::DATAERR, "message file too big"),
-        Err(input::ReadError::Io(e)) => die(ex::NOINPUT, &format!("read message: {e}")),
+    let content = if probe {
+        // Nothing is read: the probe is a message of its own.
+        let to: Vec<&str> = recipients.iter().map(|r| r.address.as_str()).collect();
+        format!(
+            "From: {}\nSubject: probe\nTo: {}\n\n",
+            sender,
+            to.join(", ")
+        )
+        .into_bytes()
+    } else {
+        match input::read_message(std::io::stdin().lock(), !opts.dot_is_data, limit) {
+            Ok(c) => c,
+            Err(input::ReadError::TooBig) => die(ex::DATAERR, "message file too big"),
+            Err(input::ReadError::Io(e)) => die(ex::NOINPUT, &format!("read message: {e}")),
+        }
     };
     let mut attrs = Vec::new();
+    if probe {
+        attrs.push(("trace_flags".to_string(), "verify".to_string()));
+    }
     if let Some(b) = &opts.body_type {
         attrs.push(("encoding".to_string(), b.clone()));
     }
@@ -180,6 +199,9 @@ fn submit(cfg: &Config, opts: &Options) -> i32 {
             Err(e) => die(ex::TEMPFAIL, &format!("queue file write error: {e}")),
         }
         let _ = ipc::trigger(&layout.queue_dir, ipc::Class::Public, "pickup", b"W");
+        if probe {
+            report_promise(&sub.sender);
+        }
         return 0;
     }
     // Through the set-gid postdrop.
@@ -201,10 +223,20 @@ fn submit(cfg: &Config, opts: &Options) -> i32 {
         .wait()
         .unwrap_or_else(|e| die(ex::SOFTWARE, &format!("wait for postdrop: {e}")));
     match (wrote, status.code()) {
-        (_, Some(0)) => 0,
+        (_, Some(0)) => {
+            if probe {
+                report_promise(&sub.sender);
+            }
+            0
+        }
         (_, Some(code)) => code,
         _ => ex::SOFTWARE,
     }
+}
+
+/// What `sendmail -bv` says once the probe is queued.
+fn report_promise(sender: &str) {
+    println!("Mail Delivery Status Report will be mailed to <{sender}>.");
 }
 
 fn main() {
@@ -223,7 +255,7 @@ fn main() {
     log::set_stderr(true);
     log::set_verbose(opts.verbose);
     let code = match &opts.mode {
-        Mode::Deliver => submit(&cfg, &opts),
+        Mode::Deliver => submit(&cfg, &opts, false),
         Mode::Mailq => exec(&cfg, "postqueue", &["-p".to_string()]),
         Mode::Newaliases => {
             let dbs = cfg
@@ -244,10 +276,7 @@ fn main() {
             ex::UNAVAILABLE,
             "-bs needs smtpd(8), which is not installed yet",
         ),
-        Mode::Verify => die(
-            ex::UNAVAILABLE,
-            "-bv needs address verification, which is not installed yet",
-        ),
+        Mode::Verify => submit(&cfg, &opts, true),
         Mode::Unsupported(m) => die(ex::USAGE, &format!("unsupported: -b{m}")),
     };
     std::process::exit(code);

@@ -22,7 +22,7 @@
 //! bounce(8), qmgr(8), [`crate::file::Layout`]
 
 use std::fs::OpenOptions;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 
 use crate::file::Layout;
@@ -132,6 +132,7 @@ pub fn append(layout: &Layout, log: &str, id: &QueueId, entries: &[LogEntry]) ->
             .append(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&path)
     };
     let mut f = match open() {
@@ -145,13 +146,21 @@ pub fn append(layout: &Layout, log: &str, id: &QueueId, entries: &[LogEntry]) ->
     f.sync_data()
 }
 
-/// Reads every entry of a log; a missing log is empty.
+/// Reads every entry of a log; a missing log is empty. A symbolic link
+/// in place of a log is not followed (an error).
 pub fn read(layout: &Layout, log: &str, id: &QueueId) -> io::Result<Vec<LogEntry>> {
-    match std::fs::read_to_string(layout.path_of(log, id)) {
-        Ok(t) => Ok(t.lines().filter_map(LogEntry::from_line).collect()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(layout.path_of(log, id));
+    let mut f = match f {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut t = String::new();
+    f.read_to_string(&mut t)?;
+    Ok(t.lines().filter_map(LogEntry::from_line).collect())
 }
 
 /// Removes a log if it exists.
@@ -185,9 +194,16 @@ mod tests {
                 .ends_with("defer/3")
         );
         let got = read(&l, "defer", &id).unwrap();
-        assert_eq!(got, [e.clone(), e]);
+        assert_eq!(got, [e.clone(), e.clone()]);
         remove(&l, "defer", &id);
         assert!(read(&l, "defer", &id).unwrap().is_empty());
+        // A link in place of a log is neither read nor written through.
+        let outside = d.join("outside");
+        std::fs::write(&outside, e.to_line()).unwrap();
+        std::os::unix::fs::symlink(&outside, l.path_of("defer", &id)).unwrap();
+        assert!(read(&l, "defer", &id).is_err());
+        assert!(append(&l, "defer", &id, std::slice::from_ref(&e)).is_err());
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), e.to_line());
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -373,6 +373,70 @@ mod tests {
         assert!(st.refusal().is_none());
     }
 
+    /// A `hash:` table built from `text` the way postmap(1) builds it.
+    fn hash_table(title: &'static str, name: &str, text: &str) -> Table {
+        let dir = std::env::temp_dir().join(format!("cleanup-addr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let path = path.display().to_string();
+        maps::build::postmap_file("hash", &path, &maps::build::BuildOptions::default()).unwrap();
+        Table::for_tests(title, &format!("hash:{path}"))
+    }
+
+    #[test]
+    fn hash_tables_built_like_postmap() {
+        let s = Settings::for_tests();
+        let mut t = Tables::empty();
+        t.canonical = Some(hash_table(
+            "canonical_maps",
+            "canonical",
+            "# comment\nJoe joe.user\n@olddomain.example @newdomain.example\n",
+        ));
+        t.virtual_alias = Some(hash_table(
+            "virtual_alias_maps",
+            "virtual",
+            "list@far.example a@far.example,\n  b@far.example\next@far.example extuser@far.example\n",
+        ));
+        t.recipient_bcc = Some(hash_table(
+            "recipient_bcc_maps",
+            "rbcc",
+            "@far.example archive@x.example\n",
+        ));
+        let mut rw = FakeRewrite::new();
+        let mut cx = Ctx {
+            s: &s,
+            t: &mut t,
+            rw: &mut rw,
+        };
+        let mut st = State::new("QID", flags::MAP_OK | flags::BCC_OK, 100);
+        for r in [
+            "JOE",
+            "u@OldDomain.example",
+            "list@far.example",
+            "ext+x@far.example",
+        ] {
+            recipient(&mut st, &mut cx, r, "", 0, "");
+        }
+        let got: Vec<(&str, &str)> = st
+            .out
+            .iter()
+            .map(|r| (r.address.as_str(), r.orig.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("joe.user@host.example", "JOE"),
+                ("u@newdomain.example", "u@OldDomain.example"),
+                ("a@far.example", "list@far.example"),
+                ("b@far.example", "list@far.example"),
+                ("archive@x.example", "archive@x.example"),
+                ("extuser+x@far.example", "ext+x@far.example"),
+            ]
+        );
+        assert!(st.refusal().is_none());
+    }
+
     #[test]
     fn without_map_ok_nothing_is_mapped() {
         let s = Settings::for_tests();

@@ -189,8 +189,10 @@ impl Cleanup {
                         w.content(&out).map_err(write_error)?;
                     }
                     w.end_content().map_err(write_error)?;
-                    extracted::finish(st, &mut cx, m.extracted_recipients(), w)
-                        .map_err(write_error)?;
+                    if st.out_ok() {
+                        extracted::finish(st, &mut cx, m.extracted_recipients(), w)
+                            .map_err(write_error)?;
+                    }
                     if st.discard {
                         return Ok(Outcome::Discarded);
                     }

@@ -31,7 +31,8 @@ pub mod flags {
     /// The sender may get a bounce for content problems (not for
     /// bounces themselves).
     pub const BOUNCE: u32 = 1 << 0;
-    /// Apply content filters (`content_filter`).
+    /// Apply header and body checks (`header_checks`, `body_checks`, ...).
+    /// `content_filter` applies to all mail, as with Postfix.
     pub const FILTER: u32 = 1 << 1;
     /// Put the message on hold.
     pub const HOLD: u32 = 1 << 2;
@@ -39,7 +40,8 @@ pub mod flags {
     pub const DISCARD: u32 = 1 << 3;
     /// Apply `always_bcc` and the bcc maps.
     pub const BCC_OK: u32 = 1 << 4;
-    /// Apply canonical, masquerade and virtual alias mapping.
+    /// Apply canonical, masquerade and virtual alias mapping, and remove
+    /// duplicate recipients.
     pub const MAP_OK: u32 = 1 << 5;
     /// Apply milters.
     pub const MILTER: u32 = 1 << 6;

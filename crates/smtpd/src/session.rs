@@ -1055,32 +1055,53 @@ fn cleanup_reply(st: u32, reason: &str) -> Reply {
     } else if st & status::HOPS != 0 {
         r(554, "5.4.0", "Error: too many hops")
     } else if st & status::CONT != 0 {
-        proto::smtp::reply_from_text(reason).unwrap_or_else(|| {
+        proto::smtp::reply_from_text(reason)
+            .or_else(|| reason_with_dsn(550, reason))
+            .unwrap_or_else(|| {
+                r(
+                    550,
+                    "5.7.1",
+                    if reason.is_empty() {
+                        "Error: content rejected"
+                    } else {
+                        reason
+                    },
+                )
+            })
+    } else if st & status::RCPT != 0 {
+        r(554, "5.5.1", "Error: no valid recipients")
+    } else if st & status::DEFER != 0 {
+        reason_with_dsn(451, reason).unwrap_or_else(|| {
             r(
-                550,
-                "5.7.1",
+                451,
+                "4.3.0",
                 if reason.is_empty() {
-                    "Error: content rejected"
+                    "Error: try again later"
                 } else {
                     reason
                 },
             )
         })
-    } else if st & status::RCPT != 0 {
-        r(554, "5.5.1", "Error: no valid recipients")
-    } else if st & status::DEFER != 0 {
-        r(
-            451,
-            "4.3.0",
-            if reason.is_empty() {
-                "Error: try again later"
-            } else {
-                reason
-            },
-        )
     } else {
         r(451, "4.3.0", "Error: queue file write error")
     }
+}
+
+/// A reason from cleanup(8) that starts with an enhanced status code, as
+/// Postfix's do (`5.7.1 go away` from a header_checks REJECT, `4.6.0
+/// Alias expansion error`): the reply has that code, and `code` (550 or
+/// 451) follows its class, as Postfix's smtpd(8) answers.
+fn reason_with_dsn(code: u16, reason: &str) -> Option<Reply> {
+    let (dsn, text) = reason.split_once(' ').unwrap_or((reason, ""));
+    if !proto::smtp::is_enhanced(dsn) {
+        return None;
+    }
+    let code = match dsn.as_bytes()[0] {
+        b'4' => 451,
+        b'5' => 550,
+        _ => code,
+    };
+    Some(r(code, dsn, text))
 }
 
 fn param_text(k: &str, v: &Option<String>) -> String {
@@ -1133,4 +1154,45 @@ pub fn now_date() -> String {
         tm.gmtoff as i32,
         (!tm.zone.is_empty()).then_some(tm.zone.as_str()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleanup_replies_as_postfix_words_them() {
+        let cases = [
+            (status::CONT, "5.7.1 go away", "550 5.7.1 go away"),
+            (
+                status::CONT,
+                "5.7.1 message content rejected",
+                "550 5.7.1 message content rejected",
+            ),
+            (status::DEFER, "4.1.1 later", "451 4.1.1 later"),
+            (
+                status::DEFER,
+                "4.6.0 Alias expansion error",
+                "451 4.6.0 Alias expansion error",
+            ),
+            (
+                status::DEFER,
+                "4.3.0 Error: queue file write error",
+                "451 4.3.0 Error: queue file write error",
+            ),
+            (status::DEFER, "", "451 4.3.0 Error: try again later"),
+            (
+                status::SIZE,
+                "message file too big",
+                "552 5.3.4 Error: message file too big",
+            ),
+        ];
+        for (st, reason, want) in cases {
+            assert_eq!(
+                cleanup_reply(st, reason).to_string().trim_end(),
+                want,
+                "{reason}"
+            );
+        }
+    }
 }

@@ -108,13 +108,25 @@ fn notify_never_sends_nothing_and_ret_hdrs_sends_headers() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(!inst.log().contains("notification"), "{}", inst.log());
     assert!(queue(&inst).is_empty());
-    // RET=HDRS: the header only.
+    // RET=HDRS: the header only; ENVID comes back.
     sendmail(
         &inst,
-        &["-f", "snd@localhost", "-R", "hdrs", "u@c.example"],
+        &[
+            "-f",
+            "snd@localhost",
+            "-R",
+            "hdrs",
+            "-V",
+            "envid-42",
+            "u@c.example",
+        ],
         "Subject: headers only\n\nsecret body\n",
     );
     let (text, n) = the_notice(&inst);
+    assert_eq!(
+        n["per_message"]["Original-Envelope-Id"], "envid-42",
+        "{text}"
+    );
     assert_eq!(
         n["parts"],
         serde_json::json!([
@@ -433,4 +445,51 @@ fn sendmail_bv_mails_a_verification_report() {
     // The probe itself is gone; only the report waits.
     assert_eq!(queue(&inst).len(), 1);
     inst.stop();
+}
+
+#[test]
+fn bounce_template_file_replaces_the_text() {
+    let dir = std::env::temp_dir().join(format!("bounce-template-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bounce.cf");
+    std::fs::write(
+        &file,
+        "failure_template = <<EOF\nCharset: us-ascii\nFrom: Postmaster <postmaster>\nSubject: Could not deliver\n\nSorry, $myhostname could not deliver this.\nEOF\n",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&dir).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&dir, perms).unwrap();
+    let mut inst = instance(
+        "btemplate",
+        &format!(
+            "default_transport = error:5.1.1 no such user\n{KEEP_LOCAL}bounce_template_file = {}\n",
+            file.display()
+        ),
+        false,
+    );
+    sendmail(
+        &inst,
+        &["-f", "snd@localhost", "u@c.example"],
+        "Subject: x\n\nbody\n",
+    );
+    let (text, n) = the_notice(&inst);
+    assert_eq!(n["subject"], "Could not deliver", "{text}");
+    assert_eq!(n["from"], "Postmaster <postmaster@test.example>");
+    assert!(
+        n["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sorry, test.example could not deliver this.\n"),
+        "{text}"
+    );
+    let (_, b, _) = run(&inst, "postconf", &["-b"]);
+    assert!(
+        b.starts_with(
+            "expanded_failure_text = <<EOF\nSorry, test.example could not deliver this.\nEOF\n"
+        ),
+        "{b}"
+    );
+    inst.stop();
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -340,6 +340,26 @@ fn postsuper_s_moves_damaged_files_and_never_follows_links() {
             .path_of("deferred", &queue::QueueId::parse(&b).unwrap())
             .exists()
     );
+    // -p: old temporary files go, other strange names are reported.
+    let tmp = inst.spool().join("incoming/123456.7890");
+    std::fs::write(&tmp, b"").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86400);
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let fresh = inst.spool().join("incoming/123456.7891");
+    std::fs::write(&fresh, b"").unwrap();
+    std::fs::write(inst.spool().join("incoming/junk"), b"").unwrap();
+    let (code, _, err) = run(&inst, "postsuper", &["-p"]);
+    assert_eq!(code, 0);
+    assert!(!tmp.exists() && fresh.exists());
+    assert!(
+        err.contains("postsuper: warning: bogus file name: incoming/junk"),
+        "{err}"
+    );
     // The link is deleted as an entry; what it pointed to stays.
     let (_, _, err) = run(&inst, "postsuper", &["-d", "ABCDEF12345"]);
     assert!(err.contains("ABCDEF12345: removed"), "{err}");
@@ -445,10 +465,11 @@ fn postqueue_f_s_i_deliver_deferred_mail() {
             "postqueue: fatal: Cannot flush queue ID - invalid name: \"bad/x\"\n"
         )
     );
-    // -f (and sendmail -q): everything.
+    // -f (and sendmail -q, postfix flush): everything.
     let (code, _, err) = run(&inst, "sendmail", &["-q"]);
     assert_eq!(code, 0, "{err}");
     assert!(wait_for(T, || queue(&inst).is_empty()), "{}", inst.log());
+    inst.postfix(&["flush"]).success();
     let (_, p, _) = run(&inst, "postqueue", &["-p"]);
     assert_eq!(p, "Mail queue is empty\n");
     inst.stop();

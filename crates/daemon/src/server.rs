@@ -511,6 +511,12 @@ pub trait MultiServer {
     fn request(&mut self, ctx: &Ctx, client: &mut Client) -> bool;
     /// A client went away.
     fn disconnect(&mut self, _ctx: &Ctx, _client: &Client) {}
+    /// How long until [`MultiServer::timer`] should run, if at all
+    /// (scache expires what it holds).
+    fn next_timer(&self) -> Option<Duration> {
+        None
+    }
+    fn timer(&mut self, _ctx: &Ctx) {}
 }
 
 /// Runs a multi-client server; `pre_init` runs with privileges.
@@ -534,8 +540,13 @@ pub fn multi_server_main<S: MultiServer>(program: &str, pre_init: impl FnOnce(&C
             ev.idle_since = Instant::now();
         }
         let borrowed: Vec<BorrowedFd<'_>> = clients.iter().map(Client::as_fd).collect();
-        let ready = ev.wait(&mut rt, &borrowed, idle, None);
+        let timer = server.next_timer();
+        let ready = ev.wait(&mut rt, &borrowed, idle, timer);
         drop(borrowed);
+        if ready.is_empty() && timer.is_some() {
+            server.timer(&rt.ctx);
+            continue;
+        }
         let mut gone = Vec::new();
         for r in ready {
             match r {

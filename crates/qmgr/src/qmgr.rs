@@ -630,6 +630,10 @@ impl Qmgr {
                     ipc::deliver::flags::VERIFY
                 } else {
                     0
+                } | if self.sched.backlog(&transport, &nexthop) {
+                    ipc::deliver::flags::CONN_STORE
+                } else {
+                    0
                 },
                 content_offset: m.env.content_offset,
                 content_len: m.env.content_len,

@@ -178,6 +178,15 @@ impl Sched {
         None
     }
 
+    /// Whether more entries wait for a destination (the agent may then
+    /// keep its connection for them: on-demand connection caching).
+    pub fn backlog(&self, transport: &str, nexthop: &str) -> bool {
+        self.transports
+            .get(transport)
+            .and_then(|t| t.dests.get(nexthop))
+            .is_some_and(|d| !d.entries.is_empty())
+    }
+
     /// A delivery to a destination came back.
     pub fn done(&mut self, transport: &str, nexthop: &str, alive: bool, reason: &str) -> Verdict {
         let retry = self.dead_retry;
@@ -249,6 +258,9 @@ mod tests {
         // Two for a (initial window 2), one for b, interleaved.
         assert_eq!(got.len(), 3);
         assert_eq!(got.iter().filter(|(d, _)| d == "a.example").count(), 2);
+        assert!(s.backlog("smtp", "a.example"));
+        assert!(!s.backlog("smtp", "b.example"));
+        assert!(!s.backlog("relay", "a.example"));
         assert!(matches!(
             s.done("smtp", "a.example", true, ""),
             Verdict::Fine

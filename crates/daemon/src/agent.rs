@@ -48,6 +48,25 @@ pub struct Job {
 
 impl Job {
     fn report(&mut self, i: usize, outcome: Outcome, relay: &str, dsn: &str, reason: &str) {
+        let to = self.req.recipients[i].address.clone();
+        self.log_as(i, &to, outcome, relay, dsn, reason);
+        self.record(i, outcome, relay, dsn, reason);
+    }
+
+    /// Logs the delivery line of recipient `i` as if its address were
+    /// `to`, without giving a result: local(8) logs each destination an
+    /// alias or `.forward` file expands to (`to=<user@host>,
+    /// orig_to=<alias>`) and gives one result for the recipient with
+    /// [`Job::set_result`].
+    pub fn log_as(
+        &self,
+        i: usize,
+        to: &str,
+        outcome: Outcome,
+        relay: &str,
+        dsn: &str,
+        reason: &str,
+    ) {
         let now = SystemTime::now();
         let r = &self.req.recipients[i];
         let verify = self.req.flags & ipc::deliver::flags::VERIFY != 0;
@@ -60,7 +79,7 @@ impl Job {
         };
         delivery_log::log(&Line {
             queue_id: &self.req.queue_id,
-            to: &r.address,
+            to,
             orig_to: &r.orig,
             relay,
             times: Times {
@@ -74,6 +93,9 @@ impl Job {
             status,
             reason,
         });
+    }
+
+    fn record(&mut self, i: usize, outcome: Outcome, relay: &str, dsn: &str, reason: &str) {
         self.results[i] = Some(RecipientStatus {
             outcome,
             dsn: dsn.to_string(),
@@ -84,12 +106,28 @@ impl Job {
 
     /// The recipient is delivered durably: mark it done and log it.
     pub fn sent(&mut self, i: usize, relay: &str, dsn: &str, reason: &str) {
-        if let Err(e) = self.file.mark_done(self.req.recipients[i].offset) {
+        if self.req.flags & ipc::deliver::flags::PASSED == 0
+            && let Err(e) = self.file.mark_done(self.req.recipients[i].offset)
+        {
             // Delivered but not marked: it may be delivered again, which
             // is the lesser evil (at-least-once).
             warn!("{}: mark recipient done: {}", self.req.queue_id, e);
         }
         self.report(i, Outcome::Sent, relay, dsn, reason);
+    }
+
+    /// Gives recipient `i`'s result without logging it: its lines were
+    /// logged with [`Job::log_as`], or by the agent the delivery was
+    /// passed to. `Sent` marks the recipient done, as [`Job::sent`] does
+    /// (only once the delivery is durable).
+    pub fn set_result(&mut self, i: usize, outcome: Outcome, relay: &str, dsn: &str, reason: &str) {
+        if outcome == Outcome::Sent
+            && self.req.flags & ipc::deliver::flags::PASSED == 0
+            && let Err(e) = self.file.mark_done(self.req.recipients[i].offset)
+        {
+            warn!("{}: mark recipient done: {}", self.req.queue_id, e);
+        }
+        self.record(i, outcome, relay, dsn, reason);
     }
 
     pub fn defer(&mut self, i: usize, relay: &str, dsn: &str, reason: &str) {

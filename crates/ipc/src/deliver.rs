@@ -44,6 +44,10 @@ pub mod flags {
     /// the connection in the connection cache for it
     /// (`smtp_connection_cache_on_demand`).
     pub const CONN_STORE: u32 = 1 << 3;
+    /// Passed on by another agent (local(8) `mailbox_transport`,
+    /// `fallback_transport`): this agent reports, the one that passed the
+    /// recipient marks it done once all its destinations are delivered.
+    pub const PASSED: u32 = 1 << 4;
 }
 
 /// One recipient of a delivery request.

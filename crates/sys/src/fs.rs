@@ -56,6 +56,9 @@ pub fn parent_dir(path: &Path) -> &Path {
 pub enum SafeOpenError {
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// A missing file could not be created.
+    #[error("cannot create file exclusively: {0}")]
+    Create(io::Error),
     /// The path names a symbolic link.
     #[error("file is a symbolic link")]
     Symlink,
@@ -103,14 +106,11 @@ pub fn safe_open_append(
                 }
                 // Created by someone else meanwhile: look again.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(SafeOpenError::Create(e)),
             }
         };
         if before.file_type().is_symlink() {
             return Err(SafeOpenError::Symlink);
-        }
-        if !before.is_file() {
-            return Err(SafeOpenError::NotRegular);
         }
         let f = match OpenOptions::new()
             .append(true)
@@ -122,8 +122,11 @@ pub fn safe_open_append(
             Err(e) => return Err(e.into()),
         };
         let now = f.metadata()?;
-        if now.dev() != before.dev() || now.ino() != before.ino() || !now.is_file() {
+        if now.dev() != before.dev() || now.ino() != before.ino() {
             return Err(SafeOpenError::Replaced);
+        }
+        if !now.is_file() {
+            return Err(SafeOpenError::NotRegular);
         }
         if now.nlink() != 1 {
             return Err(SafeOpenError::HardLinks(now.nlink()));
@@ -221,9 +224,10 @@ mod tests {
             safe_open_append(&hard, 0o600, None),
             Err(SafeOpenError::HardLinks(2))
         ));
+        // A directory cannot be opened for writing at all.
         assert!(matches!(
             safe_open_append(&dir, 0o600, None),
-            Err(SafeOpenError::NotRegular)
+            Err(SafeOpenError::Io(e)) if e.raw_os_error() == Some(libc::EISDIR)
         ));
         std::fs::remove_dir_all(&dir).unwrap();
     }

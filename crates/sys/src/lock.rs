@@ -92,6 +92,14 @@ impl DotLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The guard of `path.lock` that this process took over from a dead
+    /// holder (it removes the file when dropped, like one it created).
+    pub fn adopt(path: &Path) -> DotLock {
+        DotLock {
+            path: dotlock_path(path),
+        }
+    }
 }
 
 impl Drop for DotLock {

@@ -250,6 +250,56 @@ fn child_setup(
     Ok(())
 }
 
+/// Runs `f` in a forked child and returns what it produced, with how
+/// the child ended; `None` when it ended without producing anything (it
+/// was killed). The child exits with `_exit` right after `f`: it runs no
+/// destructors of the state it shares with the parent. A child that
+/// outlives a killed parent still finishes `f`: delivery agents write
+/// mailboxes this way, so that killing the agent does not cut a message
+/// in half. Call it while single-threaded.
+pub fn call_in_child(
+    f: impl FnOnce() -> Vec<u8>,
+) -> io::Result<(Option<Vec<u8>>, nix::sys::wait::WaitStatus)> {
+    use std::io::{Read, Write};
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    // SAFETY: the child runs `f` in a copy of a single-threaded process
+    // (documented), writes to its pipe and leaves with _exit.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        ForkResult::Child => {
+            drop(r);
+            let out = f();
+            let mut w = std::fs::File::from(w);
+            let mut frame = (out.len() as u64).to_le_bytes().to_vec();
+            frame.extend_from_slice(&out);
+            let status = if w.write_all(&frame).is_ok() { 0 } else { 1 };
+            drop(w);
+            // SAFETY: _exit ends the child without running the parent's
+            // atexit handlers or destructors of shared state.
+            unsafe { libc::_exit(status) }
+        }
+        ForkResult::Parent { child } => {
+            drop(w);
+            let mut buf = Vec::new();
+            let mut r = std::fs::File::from(r);
+            let read = r.read_to_end(&mut buf);
+            let status = loop {
+                match nix::sys::wait::waitpid(child, None) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    other => break other.map_err(io::Error::from)?,
+                }
+            };
+            read?;
+            let out = (buf.len() >= 8)
+                .then(|| {
+                    let n = u64::from_le_bytes(buf[..8].try_into().expect("invariant: 8 bytes"));
+                    (buf.len() as u64 - 8 == n).then(|| buf[8..].to_vec())
+                })
+                .flatten();
+            Ok((out, status))
+        }
+    }
+}
+
 /// Sends `signal` to the process group led by `pid` (a child started by
 /// [`spawn_piped`], which leads its own session).
 pub fn kill_group(pid: Pid, signal: nix::sys::signal::Signal) {
@@ -397,6 +447,21 @@ mod tests {
         assert!(out.starts_with("execvp failed: No such file"), "{out}");
         let st = wait_timeout(c.pid, std::time::Duration::from_secs(10)).unwrap();
         assert_eq!(st, Some(nix::sys::wait::WaitStatus::Exited(c.pid, 75)));
+    }
+
+    #[test]
+    fn work_in_a_child() {
+        let (out, st) = call_in_child(|| b"result".to_vec()).unwrap();
+        assert_eq!(out.as_deref(), Some(&b"result"[..]));
+        assert!(matches!(st, nix::sys::wait::WaitStatus::Exited(_, 0)));
+        let (out, st) = call_in_child(|| {
+            // SAFETY (test): the child ends itself with a signal.
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            Vec::new()
+        })
+        .unwrap();
+        assert_eq!(out, None);
+        assert!(matches!(st, nix::sys::wait::WaitStatus::Signaled(..)));
     }
 
     #[test]

@@ -183,3 +183,138 @@ fn golden_dialogs() {
         failures.join("\n\n")
     );
 }
+
+/// Sends `chunks` as one BDAT message and returns the final reply.
+fn send_bdat(s: &mut TcpStream, buf: &mut Vec<u8>, chunks: &[&[u8]]) -> Vec<String> {
+    for (i, c) in chunks.iter().enumerate() {
+        let last = if i + 1 == chunks.len() { " LAST" } else { "" };
+        s.write_all(format!("BDAT {}{last}\r\n", c.len()).as_bytes())
+            .unwrap();
+        s.write_all(c).unwrap();
+        let reply = read_reply(s, buf);
+        if !last.is_empty() {
+            return reply;
+        }
+        assert_eq!(reply, vec![format!("250 2.0.0 Ok: {} bytes", c.len())]);
+    }
+    unreachable!("the last chunk returns")
+}
+
+/// The queue ID in a `250 2.0.0 Ok: ... queued as ID` reply.
+fn queued_id(reply: &[String]) -> String {
+    let last = reply.last().expect("a reply");
+    last.rsplit_once("queued as ")
+        .unwrap_or_else(|| panic!("not queued: {reply:?}"))
+        .1
+        .to_string()
+}
+
+/// The message content of a queued file, as `postcat -bh` shows it,
+/// without our Received: header (which names the queue ID).
+fn queued_content(inst: &Instance, id: &str) -> String {
+    let etc = inst.etc.display().to_string();
+    let out = inst
+        .run("postcat", &["-c", &etc, "-bh", "-q", id])
+        .success();
+    let text = out.stdout;
+    let mut lines = text.lines().peekable();
+    let mut kept = String::new();
+    while let Some(l) = lines.next() {
+        if l.starts_with("Received:") {
+            while lines.peek().is_some_and(|n| n.starts_with([' ', '\t'])) {
+                lines.next();
+            }
+            continue;
+        }
+        kept.push_str(l);
+        kept.push('\n');
+    }
+    kept
+}
+
+#[test]
+fn bdat_content_is_the_bytes_sent_with_line_ends_normalized() {
+    // Every message is held, so that it can be read back from the queue.
+    let mut inst = instance(
+        "bdat-content",
+        "smtpd_discard_ehlo_keywords = etrn\n\
+         smtpd_client_restrictions = check_client_access static:HOLD\n",
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", inst.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = Vec::new();
+    read_reply(&mut s, &mut buf);
+    let command = |s: &mut TcpStream, buf: &mut Vec<u8>, line: &str| {
+        s.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        read_reply(s, buf)
+    };
+    let ehlo = command(&mut s, &mut buf, "EHLO client.example");
+    assert!(ehlo.iter().any(|l| l.ends_with("CHUNKING")), "{ehlo:?}");
+
+    // Chunk boundaries fall between CR and LF and inside lines; a dot
+    // line is content, and so are a bare CR and a bare LF.
+    let chunks: [&[u8]; 3] = [
+        b"Subject: chunks\r",
+        b"\n\r\nfirst line\r\n.\r\n..two dots",
+        b"\r\nbare\rcr and bare\nlf\r\n",
+    ];
+    command(&mut s, &mut buf, "MAIL FROM:<sender@client.example>");
+    command(&mut s, &mut buf, "RCPT TO:<root@test.example>");
+    let reply = send_bdat(&mut s, &mut buf, &chunks);
+    let total: usize = chunks.iter().map(|c| c.len()).sum();
+    assert!(
+        reply[0].starts_with(&format!("250 2.0.0 Ok: {total} bytes queued as ")),
+        "{reply:?}"
+    );
+    let id = queued_id(&reply);
+    let content = queued_content(&inst, &id);
+    // cleanup(8) adds Message-Id:, Date: and From: for a local client.
+    assert!(content.starts_with("Subject: chunks\n"), "{content:?}");
+    assert!(
+        content.ends_with("\n\nfirst line\n.\n..two dots\nbare\rcr and bare\nlf\n"),
+        "{content:?}"
+    );
+
+    // A message without a final line end gets one, and its size counts it.
+    command(&mut s, &mut buf, "MAIL FROM:<sender@client.example>");
+    command(&mut s, &mut buf, "RCPT TO:<root@test.example>");
+    let reply = send_bdat(
+        &mut s,
+        &mut buf,
+        &[b"Subject: x\r\n\r\n", b"no final line end"],
+    );
+    assert!(
+        reply[0].starts_with("250 2.0.0 Ok: 33 bytes queued as "),
+        "{reply:?}"
+    );
+    let content = queued_content(&inst, &queued_id(&reply));
+    assert!(content.ends_with("\n\nno final line end\n"), "{content:?}");
+
+    // The same message by DATA and by BDAT is queued the same.
+    command(&mut s, &mut buf, "MAIL FROM:<sender@client.example>");
+    command(&mut s, &mut buf, "RCPT TO:<root@test.example>");
+    command(&mut s, &mut buf, "DATA");
+    let reply = command(&mut s, &mut buf, "Subject: same\r\n\r\n..dot\r\nend\r\n.");
+    let by_data = queued_content(&inst, &queued_id(&reply));
+    command(&mut s, &mut buf, "MAIL FROM:<sender@client.example>");
+    command(&mut s, &mut buf, "RCPT TO:<root@test.example>");
+    let reply = send_bdat(&mut s, &mut buf, &[b"Subject: same\r\n\r\n.dot\r\nend\r\n"]);
+    let by_bdat = queued_content(&inst, &queued_id(&reply));
+    let strip = |t: &str| -> String {
+        t.lines()
+            .filter(|l| !l.starts_with("Message-Id:") && !l.starts_with("Date:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&by_data), strip(&by_bdat));
+    command(&mut s, &mut buf, "QUIT");
+    // smtpd logs the disconnect line after its 221 reply.
+    inst.wait_log("disconnect from", Duration::from_secs(10));
+    inst.stop();
+    let log = inst.log();
+    assert!(!log.contains("panic"), "{log}");
+    assert!(
+        log.contains("ehlo=1 mail=4 rcpt=4 data=1 bdat=6 quit=1 commands=17"),
+        "the disconnect line counts BDAT commands: {log}"
+    );
+}

@@ -14,6 +14,9 @@ Script lines:
   W:                      wait for one reply (after R: lines)
 
     python3 tests/smtpd/record.py [NAME...]
+
+With RECORD_LOG=1 in the environment, Postfix's maillog of each dialog
+goes to stderr.
 """
 import os, re, shutil, socket, subprocess, sys, tempfile, time
 
@@ -28,7 +31,7 @@ def start(extra):
     port = free_port()
     etc = os.path.join(root, "etc"); os.makedirs(etc); os.makedirs(os.path.join(root, "log"))
     with open(os.path.join(etc, "main.cf"), "w") as f:
-        f.write(f"""compatibility_level = 3.7
+        base = f"""compatibility_level = 3.7
 queue_directory = {root}/spool
 data_directory = {root}/data
 maillog_file = {root}/log/maillog
@@ -42,7 +45,11 @@ alias_database =
 default_transport = discard:relayed
 local_transport = discard:local
 smtpd_discard_ehlo_keywords = chunking, etrn
-""" + "".join(l + "\n" for l in extra))
+"""
+        # A script's settings replace the defaults above.
+        base = [l for l in base.splitlines()
+                if l.split("=")[0].strip() not in {e.split("=")[0].strip() for e in extra}]
+        f.write("\n".join(base) + "\n" + "".join(l + "\n" for l in extra))
     with open(os.path.join(etc, "master.cf"), "w") as f:
         f.write(f"""127.0.0.1:{port} inet n - n - - smtpd
 cleanup   unix  n       -       n       -       0       cleanup
@@ -109,6 +116,9 @@ def record(name):
             if r.startswith(b"(closed)"):
                 break
     finally:
+        if os.environ.get("RECORD_LOG"):
+            time.sleep(1)
+            sys.stderr.write(open(os.path.join(root, "log", "maillog")).read())
         stop(root, etc)
     with open(os.path.join(HERE, "dialogs", name + ".dialog"), "w") as f:
         f.write("\n".join(out) + "\n")

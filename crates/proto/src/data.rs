@@ -176,19 +176,52 @@ impl DataDecoder {
 }
 
 /// Decoder for the content of BDAT chunks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BdatDecoder {
     /// A CR at the end of the previous chunk.
     pending_cr: bool,
+    /// The content so far is empty or ends in a line end.
+    line_end: bool,
+    /// The raw stream so far is empty or ends in CR LF.
+    raw_crlf: bool,
     pub bare_lf: bool,
+    /// Content bytes produced so far.
     pub size: u64,
+    /// Raw bytes received so far.
+    pub raw: u64,
+}
+
+impl Default for BdatDecoder {
+    fn default() -> BdatDecoder {
+        BdatDecoder {
+            pending_cr: false,
+            line_end: true,
+            raw_crlf: true,
+            bare_lf: false,
+            size: 0,
+            raw: 0,
+        }
+    }
 }
 
 impl BdatDecoder {
-    /// Normalizes one chunk: CR LF becomes LF; a bare LF is kept (and
-    /// noted); a bare CR is kept.
+    pub fn new() -> BdatDecoder {
+        BdatDecoder::default()
+    }
+
+    /// Normalizes one chunk (or part of one): CR LF becomes LF; a bare LF
+    /// is kept (and noted); a bare CR is kept.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        if chunk.is_empty() {
+            return;
+        }
         let before = out.len();
+        self.raw += chunk.len() as u64;
+        self.raw_crlf = match chunk {
+            [.., b'\r', b'\n'] => true,
+            [b'\n'] => self.pending_cr,
+            _ => false,
+        };
         let mut i = 0;
         if self.pending_cr {
             self.pending_cr = false;
@@ -214,17 +247,34 @@ impl BdatDecoder {
             }
             i += 1;
         }
+        if out.len() > before {
+            self.line_end = out.last() == Some(&b'\n');
+        }
         self.size += (out.len() - before) as u64;
     }
 
-    /// After the last chunk: a final CR, and a missing last LF.
+    /// After the last chunk: a final CR, and a missing last line end.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let before = out.len();
         if self.pending_cr {
             self.pending_cr = false;
             out.push(b'\r');
+            self.line_end = false;
         }
-        if out.last().is_some_and(|&c| c != b'\n') {
+        if !self.line_end {
             out.push(b'\n');
+            self.line_end = true;
+        }
+        self.size += (out.len() - before) as u64;
+    }
+
+    /// The message size as SMTP counts it: the bytes received, and a CR LF
+    /// for a last line that lacks one.
+    pub fn smtp_size(&self) -> u64 {
+        if self.raw_crlf {
+            self.raw
+        } else {
+            self.raw + 2
         }
     }
 }
@@ -307,5 +357,36 @@ mod tests {
         d.finish(&mut out);
         assert_eq!(out, b"a\nb\nc\rd\n");
         assert!(d.bare_lf);
+    }
+
+    #[test]
+    fn bdat_finish_knows_the_last_chunk_across_buffers() {
+        // The caller clears its buffer after each chunk.
+        let mut d = BdatDecoder::new();
+        let mut out = Vec::new();
+        d.feed(b"abc\r\n", &mut out);
+        out.clear();
+        d.finish(&mut out);
+        assert!(out.is_empty());
+        assert_eq!(d.smtp_size(), 5);
+
+        let mut d = BdatDecoder::new();
+        d.feed(b"ab", &mut out);
+        out.clear();
+        d.feed(b"xyz", &mut out);
+        out.clear();
+        d.finish(&mut out);
+        assert_eq!(out, b"\n");
+        assert_eq!(d.smtp_size(), 7);
+
+        let mut d = BdatDecoder::new();
+        d.feed(b"x\r", &mut out);
+        out.clear();
+        d.feed(b"\n", &mut out);
+        assert_eq!(out, b"\n");
+        assert_eq!(d.smtp_size(), 3);
+
+        let d = BdatDecoder::new();
+        assert_eq!(d.smtp_size(), 0);
     }
 }

@@ -179,6 +179,16 @@ impl Session<'_> {
         }
     }
 
+    /// The command a stage's log line names: DATA restrictions also run
+    /// at the first BDAT.
+    fn stage_command(&self, stage: Stage) -> &'static str {
+        if stage == Stage::Data && self.last_command == "BDAT" {
+            "BDAT"
+        } else {
+            stage.command()
+        }
+    }
+
     /// Evaluates a restriction list.
     pub fn restrict(&mut self, list: &[String], stage: Stage, rcpt: Option<&str>) -> Verdict {
         self.restrict_depth(list, stage, rcpt, 0)
@@ -354,7 +364,7 @@ impl Session<'_> {
                     self.log_action(
                         &id,
                         "reject_warning",
-                        stage.command(),
+                        self.stage_command(stage),
                         &rep,
                         sender.as_deref(),
                         subject_rcpt.as_deref(),
@@ -541,7 +551,14 @@ impl Session<'_> {
                     .map_or("NOQUEUE", |t| t.queue_id())
                     .to_string();
                 let sender = self.txn.as_ref().map(|t| t.sender.clone());
-                self.log_action(&id, action, stage.command(), &rep, sender.as_deref(), rcpt);
+                self.log_action(
+                    &id,
+                    action,
+                    self.stage_command(stage),
+                    &rep,
+                    sender.as_deref(),
+                    rcpt,
+                );
                 Verdict::Dunno
             }
             "PREPEND" => {
@@ -563,7 +580,7 @@ impl Session<'_> {
                 self.log_action(
                     &id,
                     &word.to_ascii_lowercase(),
-                    stage.command(),
+                    self.stage_command(stage),
                     &rep,
                     sender.as_deref(),
                     rcpt,

@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bdat;
 mod chat;
 mod check;
 mod peer;

@@ -31,6 +31,7 @@ use ipc::cleanup::{EnvelopeRecord, flags, status};
 use proto::data::{BareLf, DataDecoder};
 use proto::smtp::{Command, ParseError, PathArg, Reply};
 
+use crate::bdat::Chunks;
 use crate::chat::{Chat, Input};
 use crate::check::{Stage, Verdict};
 use crate::peer::Peer;
@@ -118,15 +119,17 @@ pub struct Session<'a> {
     pub rewrite_local: bool,
     /// smtpd_forbid_bare_newline for this client (exclusions allow).
     pub bare_lf: BareLf,
+    /// A message arriving in BDAT chunks.
+    pub bdat: Option<Chunks>,
 }
 
 /// How to go on after a command.
-enum Flow {
+pub(crate) enum Flow {
     Continue,
     Close,
 }
 
-fn r(code: u16, enh: &str, text: &str) -> Reply {
+pub(crate) fn r(code: u16, enh: &str, text: &str) -> Reply {
     Reply::new(code, enh, text)
 }
 
@@ -156,10 +159,11 @@ impl<'a> Session<'a> {
             mynetworks: None,
             rewrite_local,
             bare_lf,
+            bdat: None,
         }
     }
 
-    fn count(&mut self, name: &str, ok: bool) {
+    pub(crate) fn count(&mut self, name: &str, ok: bool) {
         if let Some(i) = COUNTED.iter().position(|c| *c == name) {
             self.counters[i].total += 1;
             if ok {
@@ -225,9 +229,14 @@ impl<'a> Session<'a> {
                     continue;
                 }
                 Input::Eof => {
+                    let bytes = match &self.bdat {
+                        Some(c) if self.last_command == "BDAT" => format!(" ({} bytes)", c.dec.raw),
+                        _ => String::new(),
+                    };
                     info!(
-                        "lost connection after {} from {}",
+                        "lost connection after {}{} from {}",
                         self.last_command,
+                        bytes,
                         self.peer.namaddr()
                     );
                     break;
@@ -317,6 +326,19 @@ impl<'a> Session<'a> {
                     .to_ascii_lowercase();
                 self.last_command = cmd_name(&verb);
                 self.count(&verb, false);
+                if verb == "bdat" {
+                    // The size of the chunk that may follow is unknown: the
+                    // rest of the input cannot be told from commands.
+                    warn!(
+                        "{}: malformed BDAT command syntax from {}: {:.100}",
+                        self.txn.as_ref().map_or("NOQUEUE", |t| t.queue_id()),
+                        self.peer.namaddr(),
+                        daemon::Untrusted(&String::from_utf8_lossy(line))
+                    );
+                    self.chat
+                        .reply(&r(521, "5.5.4", &format!("Syntax: {syntax}")));
+                    return Flow::Close;
+                }
                 // Postfix gives HELO and EHLO syntax errors no enhanced code.
                 let enh = if verb == "helo" || verb == "ehlo" {
                     ""
@@ -350,6 +372,7 @@ impl<'a> Session<'a> {
             Command::Rset => {
                 self.last_command = "RSET";
                 self.txn = None;
+                self.bdat = None;
                 self.junk_command();
                 self.count("rset", true);
                 self.flow(r(250, "2.0.0", "Ok"))
@@ -367,20 +390,13 @@ impl<'a> Session<'a> {
                 Flow::Close
             }
             Command::Vrfy(a) => self.vrfy(a),
-            Command::Help => {
-                self.last_command = "HELP";
-                self.flow(r(502, "5.5.2", "Error: command not implemented"))
-            }
-            Command::Expn(_) => {
+            // Postfix has neither HELP nor EXPN.
+            Command::Help | Command::Expn(_) => {
                 self.last_command = "UNKNOWN";
                 self.count("unknown", false);
                 self.flow(r(500, "5.5.2", "Error: command not recognized"))
             }
-            Command::Bdat { .. } => {
-                self.last_command = "BDAT";
-                self.count("bdat", false);
-                self.flow(r(502, "5.5.1", "Error: BDAT is not supported yet"))
-            }
+            Command::Bdat { size, last } => self.bdat(size, last),
             Command::Etrn(_) => {
                 self.last_command = "ETRN";
                 self.junk_command();
@@ -405,7 +421,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn flow(&mut self, rep: Reply) -> Flow {
+    pub(crate) fn flow(&mut self, rep: Reply) -> Flow {
         if self.reply(rep) {
             Flow::Continue
         } else {
@@ -430,6 +446,7 @@ impl<'a> Session<'a> {
         self.helo = Some(name);
         self.esmtp = esmtp;
         self.txn = None;
+        self.bdat = None;
         if !self.s.delay_reject && !self.s.helo_restrictions.is_empty() {
             let list = self.s.helo_restrictions.clone();
             if let Verdict::Reject(rep) = self.restrict(&list, Stage::Helo, None) {
@@ -460,11 +477,22 @@ impl<'a> Session<'a> {
         if self.s.smtputf8 {
             kw.push("SMTPUTF8".into());
         }
+        kw.push("CHUNKING".into());
+        let mut discarded = Vec::new();
         for k in kw {
-            let first = k.split(' ').next().unwrap_or("").to_ascii_lowercase();
-            if !self.s.discard_ehlo_keywords.contains(&first) {
+            let first = k.split(' ').next().unwrap_or("").to_string();
+            if self
+                .s
+                .discard_ehlo_keywords
+                .contains(&first.to_ascii_lowercase())
+            {
+                discarded.push(first);
+            } else {
                 lines.push(k);
             }
+        }
+        if !discarded.is_empty() {
+            info!("discarding EHLO keywords: {}", discarded.join(" "));
         }
         self.flow(Reply::plain(250, lines))
     }
@@ -511,6 +539,10 @@ impl<'a> Session<'a> {
         if self.txn.is_some() {
             self.count("mail", false);
             return self.flow(r(503, "5.5.1", "Error: nested MAIL command"));
+        }
+        if self.bdat.is_some() {
+            self.count("mail", false);
+            return self.flow(r(503, "5.5.1", "Error: MAIL after BDAT"));
         }
         let Ok(sender) = self.path_address(&p, "MAIL") else {
             self.count("mail", false);
@@ -627,6 +659,10 @@ impl<'a> Session<'a> {
             self.count("rcpt", false);
             return self.flow(r(503, "5.5.1", "Error: need MAIL command"));
         }
+        if self.bdat.is_some() {
+            self.count("rcpt", false);
+            return self.flow(r(503, "5.5.1", "Error: RCPT after BDAT"));
+        }
         let txn = self.txn.as_mut().expect("invariant: checked above");
         txn.rcpt_attempts += 1;
         if txn.rcpts.len() >= self.s.recipient_limit {
@@ -741,6 +777,10 @@ impl<'a> Session<'a> {
 
     fn data(&mut self) -> Flow {
         self.last_command = "DATA";
+        if self.bdat.is_some() {
+            self.count("data", false);
+            return self.flow(r(503, "5.5.1", "Error: DATA after BDAT"));
+        }
         let Some(txn) = &self.txn else {
             self.count("data", false);
             return self.flow(r(503, "5.5.1", "Error: need RCPT command"));
@@ -797,7 +837,10 @@ impl<'a> Session<'a> {
                 self.count("data", false);
                 return Flow::Close;
             }
-            DataResult::TooBig => r(552, "5.3.4", "Message size exceeds fixed limit"),
+            DataResult::TooBig => {
+                warn!("{}: queue file size limit exceeded", id);
+                r(552, "5.3.4", "Error: message file too big")
+            }
             DataResult::BareLf => {
                 let code = self.s.bare_lf_reject_code;
                 r(
@@ -830,7 +873,7 @@ impl<'a> Session<'a> {
     }
 
     /// Sends the envelope to cleanup.
-    fn begin_cleanup(&mut self) -> Result<(), ipc::IpcError> {
+    pub(crate) fn begin_cleanup(&mut self) -> Result<(), ipc::IpcError> {
         let peer = self.peer.clone();
         let helo = self.helo.clone();
         let esmtp = self.esmtp;
@@ -991,7 +1034,7 @@ impl<'a> Session<'a> {
         self.log_action(&id, "reject", stage, rep, sender, rcpt);
     }
 
-    fn log_reject_txn(&self, stage: &str, rep: &Reply, txn: &Txn) {
+    pub(crate) fn log_reject_txn(&self, stage: &str, rep: &Reply, txn: &Txn) {
         let rcpt = txn.rcpts.first().map(|r| r.address.as_str());
         self.log_action(
             txn.queue_id(),
@@ -1012,15 +1055,19 @@ impl<'a> Session<'a> {
         sender: Option<&str>,
         rcpt: Option<&str>,
     ) {
+        // Actions that send no reply (hold, discard, warn) log only the text.
+        let said = match (rep.code, rep.enhanced.as_str()) {
+            (0, _) => rep.text(),
+            (code, "") => format!("{code} {}", rep.text()),
+            (code, enh) => format!("{code} {enh} {}", rep.text()),
+        };
         let mut line = format!(
-            "{}: {}: {} from {}: {} {} {}",
+            "{}: {}: {} from {}: {}",
             id,
             action,
             stage,
             self.peer.namaddr(),
-            rep.code,
-            rep.enhanced,
-            rep.text()
+            said
         );
         if let Some(s) = sender {
             line.push_str(&format!("; from=<{}>", daemon::Untrusted(s)));
@@ -1049,7 +1096,7 @@ enum DataResult {
 }
 
 /// The reply for a cleanup status, as Postfix words them.
-fn cleanup_reply(st: u32, reason: &str) -> Reply {
+pub(crate) fn cleanup_reply(st: u32, reason: &str) -> Reply {
     if st & status::SIZE != 0 {
         r(552, "5.3.4", "Error: message file too big")
     } else if st & status::HOPS != 0 {

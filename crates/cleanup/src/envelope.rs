@@ -5,7 +5,7 @@
 //! ```ignore
 //! env.add(records)?;                       // as the client sends them
 //! let sender = env.process(&mut st, &mut cx);
-//! env.write(&mut writer, &sender, &mut st)?;
+//! env.write(&mut writer, &sender, &mut st, created)?;
 //! ```
 //!
 //! ## DESCRIPTION
@@ -14,9 +14,9 @@
 //! sender and each recipient ([`crate::addr`]: canonical form, canonical
 //! maps, masquerading, virtual aliases, automatic BCC), and
 //! [`Envelope::write`] writes the envelope segment of the queue file:
-//! arrival time, sender, full name, the client's attributes, DSN RET and
-//! ENVID, and the recipients (with their original address, NOTIFY and
-//! ORCPT).
+//! arrival time, creation time, sender, full name, the client's
+//! attributes, DSN RET and ENVID, and the recipients (with their original
+//! address, NOTIFY and ORCPT).
 //!
 //! ## SEE ALSO
 //! [`ipc::cleanup::EnvelopeRecord`], [`queue::file::Writer`]
@@ -113,13 +113,26 @@ impl Envelope {
     }
 
     /// Writes the envelope segment with the recipients collected so far.
-    pub fn write(&self, w: &mut Writer, sender: &str, st: &mut State) -> std::io::Result<()> {
+    /// `created` is when the queue file was made (Postfix's
+    /// `create_time`). The submitter's uid, which only serves the
+    /// `Received:` header of local mail, is not kept.
+    pub fn write(
+        &self,
+        w: &mut Writer,
+        sender: &str,
+        st: &mut State,
+        created: SystemTime,
+    ) -> std::io::Result<()> {
         w.time(self.arrival())?;
+        let secs = created
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        w.attr("create_time", &secs.to_string())?;
         w.record(RecordType::Sender, sender.as_bytes())?;
         if let Some(n) = &self.full_name {
             w.attr("sender_fullname", n)?;
         }
-        for (n, v) in &self.attrs {
+        for (n, v) in self.attrs.iter().filter(|(n, _)| n != "submit_uid") {
             w.attr(n, v)?;
         }
         if self.ret != 0 {

@@ -229,7 +229,7 @@ impl Cleanup {
         st.set_attrs(&env.attrs, &self.settings.remote_header_rewrite_domain);
         let mut cx = self.ctx();
         let sender = env.process(st, &mut cx);
-        env.write(w, &sender, st).map_err(write_error)?;
+        env.write(w, &sender, st, created).map_err(write_error)?;
         w.begin_content().map_err(write_error)?;
         let hi = HeadInfo {
             submit_uid: env.attr("submit_uid").map(str::to_string),

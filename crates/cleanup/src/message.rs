@@ -12,6 +12,9 @@
 //! ## DESCRIPTION
 //! Reads the content line by line through the MIME state machine
 //! ([`mail::mime::MimeState`]) and writes what goes into the queue file.
+//! Mail from sendmail(1) starts with a `Received: by HOST (MAIL_NAME, from
+//! userid UID)` header, as Postfix's pickup(8) writes it: it is inspected
+//! and counted like any header of the message.
 //!
 //! **Primary headers.** Each logical header is first inspected with
 //! `header_checks`, or `mime_header_checks` for a MIME header
@@ -26,9 +29,8 @@
 //!
 //! At the end of the primary headers, when the mail is local (the
 //! `local` header rewriting context, or `always_add_missing_headers`),
-//! what is missing is added as Postfix adds it: a `Received: by HOST
-//! (MAIL_NAME, from userid UID)` header before all others for mail from
-//! sendmail(1), and after all others `Message-Id:` (the queue file's
+//! what is missing is added as Postfix adds it, after all others:
+//! `Message-Id:` (the queue file's
 //! creation time in UTC, the queue ID, `$myhostname`), `Date:` (the
 //! arrival time) and `From:` (the sender, with the `sendmail -F` full
 //! name); `Resent-` forms when the message has `Resent-` headers, and
@@ -120,6 +122,9 @@ pub struct Message {
     body_offset: u64,
     /// The last byte written.
     last: Option<u8>,
+    /// Whether the content has started (the `Received:` header of a
+    /// local submission goes first).
+    started: bool,
 }
 
 impl Message {
@@ -143,6 +148,32 @@ impl Message {
             resent_rcpt: Vec::new(),
             body_offset: 0,
             last: None,
+            started: false,
+        }
+    }
+
+    /// Before the first line: a local submission (sendmail(1), with the
+    /// submitter's uid) starts with `Received: by HOST (MAIL_NAME, from
+    /// userid UID) id ID; DATE`, which Postfix's pickup(8) puts there: it
+    /// is part of the message as cleanup reads it, so header checks see
+    /// it and it counts as a hop.
+    fn start(&mut self, st: &mut State, cx: &mut Ctx<'_>, hi: &HeadInfo, out: &mut Vec<u8>) {
+        if std::mem::replace(&mut self.started, true) {
+            return;
+        }
+        if let Some(uid) = &hi.submit_uid {
+            let s = cx.s;
+            let received = format!(
+                "Received: by {} ({}, from userid {})\n\tid {}; {}",
+                s.myhostname,
+                s.mail_name,
+                uid,
+                st.id,
+                rfc2822_date(hi.arrival)
+            );
+            for line in received.split('\n') {
+                self.line(st, cx, hi, line.as_bytes(), out);
+            }
         }
     }
 
@@ -182,6 +213,7 @@ impl Message {
             self.emit(out, bytes);
             return;
         }
+        self.start(st, cx, hi, out);
         let mut buf = std::mem::take(&mut self.partial);
         buf.extend_from_slice(bytes);
         let mut pos = 0;
@@ -200,6 +232,7 @@ impl Message {
 
     /// The content has ended.
     pub fn finish(&mut self, st: &mut State, cx: &mut Ctx<'_>, hi: &HeadInfo, out: &mut Vec<u8>) {
+        self.start(st, cx, hi, out);
         if !self.partial.is_empty() {
             let last = std::mem::take(&mut self.partial);
             self.line(st, cx, hi, &last, out);
@@ -447,20 +480,6 @@ impl Message {
         let s = cx.s;
         let add = st.header_context.is_some() || s.always_add_missing_headers;
         let resent = if self.resent { "Resent-" } else { "" };
-        let mut front = Vec::new();
-        if add && let Some(uid) = &hi.submit_uid {
-            front.extend_from_slice(
-                format!(
-                    "Received: by {} ({}, from userid {})\n\tid {}; {}\n",
-                    s.myhostname,
-                    s.mail_name,
-                    uid,
-                    st.id,
-                    rfc2822_date(hi.arrival)
-                )
-                .as_bytes(),
-            );
-        }
         let mut back = String::new();
         if add && !self.seen_either(HeaderKind::MessageId, HeaderKind::ResentMessageId) {
             let id = message_id(&st.id, hi.created, &s.myhostname, hi.long_ids);
@@ -505,7 +524,6 @@ impl Message {
             }
         }
         let head = std::mem::take(&mut self.head);
-        self.emit(out, &front);
         self.emit(out, &head);
         self.emit(out, back.as_bytes());
         if separator_missing {
@@ -706,7 +724,7 @@ mod tests {
 
     fn local_info() -> HeadInfo {
         HeadInfo {
-            submit_uid: Some("1000".into()),
+            submit_uid: None,
             arrival: UNIX_EPOCH + Duration::from_secs(1_780_000_000),
             created: UNIX_EPOCH + Duration::from_secs(1_780_000_001),
             full_name: Some("Doe, John".into()),
@@ -724,7 +742,8 @@ mod tests {
     #[test]
     fn local_mail_gets_missing_headers() {
         let s = Settings::for_tests();
-        let hi = local_info();
+        let mut hi = local_info();
+        hi.submit_uid = Some("1000".into());
         let date = rfc2822_date(hi.arrival);
         for chunk in [1, 7, 4096] {
             let mut t = Tables::empty();
@@ -755,7 +774,6 @@ mod tests {
     fn resent_headers_and_separator() {
         let s = Settings::for_tests();
         let mut hi = local_info();
-        hi.submit_uid = None;
         hi.full_name = None;
         let date = rfc2822_date(hi.arrival);
         let mut t = Tables::empty();
@@ -883,6 +901,38 @@ preamble\n-- boundary follows\n--b1\nContent-Type: message/rfc822\n\nX-Nested: r
             4096,
         );
         assert_eq!(st.errs, status::HOPS);
+        // The Received: header of a local submission counts too.
+        let mut hi = local_info();
+        hi.submit_uid = Some("0".into());
+        let mut st = state(0);
+        run_with(
+            &s,
+            &mut t,
+            &mut st,
+            &hi,
+            b"Received: a\nReceived: b\n\nx\n",
+            4096,
+        );
+        assert_eq!(st.errs, status::HOPS);
+    }
+
+    #[test]
+    fn header_checks_see_the_received_header_of_local_mail() {
+        let s = Settings::for_tests();
+        let mut hi = local_info();
+        hi.submit_uid = Some("0".into());
+        let mut t = Tables::empty();
+        t.header_checks = Some(Table::for_tests(
+            "header_checks",
+            &checks_file(
+                "rcvd",
+                "/^Received: by host.example .*userid 0/ REPLACE X-Was: received\n",
+            ),
+        ));
+        let mut st = state(flags::FILTER);
+        st.header_context = None;
+        let (out, _) = run_with(&s, &mut t, &mut st, &hi, b"Subject: x\n\nbody\n", 4096);
+        assert_eq!(out, "X-Was: received\nSubject: x\n\nbody\n");
     }
 
     #[test]

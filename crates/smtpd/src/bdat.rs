@@ -266,10 +266,10 @@ impl Session<'_> {
                     too_big = true;
                 } else if failed.is_none() && !out.is_empty() {
                     let txn = self.txn.as_mut().expect("invariant: checked at the chunk");
-                    if let Some(c) = txn.cleanup.as_mut() {
-                        if let Err(e) = c.content(&out) {
-                            failed = Some(e.to_string());
-                        }
+                    if let Some(c) = txn.cleanup.as_mut()
+                        && let Err(e) = c.content(&out)
+                    {
+                        failed = Some(e.to_string());
                     }
                 }
             }

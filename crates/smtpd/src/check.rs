@@ -3,7 +3,7 @@
 //!
 //! ## SYNOPSIS
 //! ```ignore
-//! match session.rcpt_checks("user@example.com") { Verdict::Reject(reply) => .., _ => .. }
+//! match session.rcpt_checks(&addr) { Verdict::Reject(reply) => .., _ => .. }
 //! ```
 //!
 //! ## DESCRIPTION
@@ -40,7 +40,7 @@ use ipc::rewrite::class;
 use proto::smtp::Reply;
 
 use crate::peer::Peer;
-use crate::session::Session;
+use crate::session::{Addr, Session};
 use crate::settings::Settings;
 
 /// Where in the session a list is applied.
@@ -164,16 +164,16 @@ impl Session<'_> {
     }
 
     /// The subject of a reply at `stage`.
-    fn subject(&self, stage: Stage, rcpt: Option<&str>) -> String {
+    fn subject(&self, stage: Stage, rcpt: Option<&Addr>) -> String {
         match stage {
             Stage::Client => self.peer.namaddr(),
             Stage::Helo => self.helo.clone().unwrap_or_default(),
             Stage::Sender => self
                 .txn
                 .as_ref()
-                .map(|t| t.sender.clone())
+                .map(|t| t.sender_given.clone())
                 .unwrap_or_default(),
-            Stage::Relay | Stage::Recipient => rcpt.unwrap_or("").to_string(),
+            Stage::Relay | Stage::Recipient => rcpt.map(|a| a.given.clone()).unwrap_or_default(),
             Stage::Data => "DATA".into(),
             Stage::Etrn => "ETRN".into(),
         }
@@ -190,7 +190,7 @@ impl Session<'_> {
     }
 
     /// Evaluates a restriction list.
-    pub fn restrict(&mut self, list: &[String], stage: Stage, rcpt: Option<&str>) -> Verdict {
+    pub fn restrict(&mut self, list: &[String], stage: Stage, rcpt: Option<&Addr>) -> Verdict {
         self.restrict_depth(list, stage, rcpt, 0)
     }
 
@@ -198,7 +198,7 @@ impl Session<'_> {
         &mut self,
         list: &[String],
         stage: Stage,
-        rcpt: Option<&str>,
+        rcpt: Option<&Addr>,
         depth: u32,
     ) -> Verdict {
         if depth > 20 {
@@ -249,10 +249,10 @@ impl Session<'_> {
                     Some(r) => self.auth_destination(name, r),
                 },
                 "reject_unlisted_recipient" => match rcpt {
-                    Some(r) => self.unlisted_recipient(r),
+                    Some(r) => self.unlisted(r, Role::Recipient),
                     None => Verdict::Dunno,
                 },
-                "reject_unlisted_sender" => Verdict::Dunno,
+                "reject_unlisted_sender" => self.unlisted_sender(),
                 "reject_non_fqdn_helo_hostname" | "reject_non_fqdn_hostname" => match &self.helo {
                     Some(h) if !h.starts_with('[') && !fqdn(h) => {
                         let code = self.s.codes.non_fqdn;
@@ -279,7 +279,7 @@ impl Session<'_> {
                     let sender = self
                         .txn
                         .as_ref()
-                        .map(|t| t.sender.clone())
+                        .map(|t| t.sender_given.clone())
                         .unwrap_or_default();
                     match sender.rsplit_once('@') {
                         Some((_, d)) if !d.starts_with('[') && !fqdn(d) => {
@@ -305,7 +305,7 @@ impl Session<'_> {
                         _ => Verdict::Dunno,
                     }
                 }
-                "reject_non_fqdn_recipient" => match rcpt {
+                "reject_non_fqdn_recipient" => match rcpt.map(|a| a.given.as_str()) {
                     Some(r)
                         if r.rsplit_once('@')
                             .is_none_or(|(_, d)| !d.starts_with('[') && !fqdn(d)) =>
@@ -354,8 +354,8 @@ impl Session<'_> {
             match v {
                 Verdict::Dunno => {}
                 Verdict::Reject(rep) if warn_only => {
-                    let subject_rcpt = rcpt.map(String::from);
-                    let sender = self.txn.as_ref().map(|t| t.sender.clone());
+                    let subject_rcpt = rcpt.map(|a| a.given.clone());
+                    let sender = self.txn.as_ref().map(|t| t.sender_given.clone());
                     let id = self
                         .txn
                         .as_ref()
@@ -378,13 +378,14 @@ impl Session<'_> {
     }
 
     /// reject_unauth_destination and friends.
-    fn auth_destination(&mut self, name: &str, rcpt: &str) -> Verdict {
+    fn auth_destination(&mut self, name: &str, addr: &Addr) -> Verdict {
         let sender = self
             .txn
             .as_ref()
             .map(|t| t.sender.clone())
             .unwrap_or_default();
-        let r = match self.rewrite.resolve(&sender, rcpt) {
+        let rcpt = addr.given.as_str();
+        let r = match self.rewrite.resolve(&sender, &addr.canonical) {
             Ok(r) => r,
             Err(e) => {
                 warn!("address resolver: {e}");
@@ -430,7 +431,7 @@ impl Session<'_> {
         name: &str,
         table: &str,
         stage: Stage,
-        rcpt: Option<&str>,
+        rcpt: Option<&Addr>,
         depth: u32,
     ) -> Verdict {
         let maps = match self.s.access_tables.get_mut(table) {
@@ -454,26 +455,26 @@ impl Session<'_> {
                 )
             }
             "check_sender_access" => {
-                let sender = self
+                let (sender, given) = self
                     .txn
                     .as_ref()
-                    .map(|t| t.sender.clone())
+                    .map(|t| (t.sender.clone(), t.sender_given.clone()))
                     .unwrap_or_default();
                 let key = if sender.is_empty() {
                     self.s.null_access_key.clone()
                 } else {
-                    sender.clone()
+                    sender
                 };
                 (
-                    sender,
+                    given,
                     maps::addr::find_access(maps, &key, &delimiters, parent),
                 )
             }
             _ => {
                 let Some(r) = rcpt else { return Verdict::Dunno };
                 (
-                    r.to_string(),
-                    maps::addr::find_access(maps, r, &delimiters, parent),
+                    r.given.clone(),
+                    maps::addr::find_access(maps, &r.canonical, &delimiters, parent),
                 )
             }
         };
@@ -497,7 +498,7 @@ impl Session<'_> {
         value: &str,
         subject: &str,
         stage: Stage,
-        rcpt: Option<&str>,
+        rcpt: Option<&Addr>,
         depth: u32,
     ) -> Verdict {
         let value = value.trim();
@@ -550,14 +551,14 @@ impl Session<'_> {
                     .as_ref()
                     .map_or("NOQUEUE", |t| t.queue_id())
                     .to_string();
-                let sender = self.txn.as_ref().map(|t| t.sender.clone());
+                let sender = self.txn.as_ref().map(|t| t.sender_given.clone());
                 self.log_action(
                     &id,
                     action,
                     self.stage_command(stage),
                     &rep,
                     sender.as_deref(),
-                    rcpt,
+                    rcpt.map(|a| a.given.as_str()),
                 );
                 Verdict::Dunno
             }
@@ -575,7 +576,7 @@ impl Session<'_> {
                     .as_ref()
                     .map_or("NOQUEUE", |t| t.queue_id())
                     .to_string();
-                let sender = self.txn.as_ref().map(|t| t.sender.clone());
+                let sender = self.txn.as_ref().map(|t| t.sender_given.clone());
                 let rep = Reply::new(0, "", &format!("<{subject}>: {}", text));
                 self.log_action(
                     &id,
@@ -583,7 +584,7 @@ impl Session<'_> {
                     self.stage_command(stage),
                     &rep,
                     sender.as_deref(),
-                    rcpt,
+                    rcpt.map(|a| a.given.as_str()),
                 );
                 Verdict::Dunno
             }
@@ -607,15 +608,22 @@ impl Session<'_> {
 
     /// Client, helo and sender restrictions at RCPT time (delayed), then
     /// relay and recipient restrictions, then the unlisted check.
-    pub fn rcpt_checks(&mut self, rcpt: &str) -> Verdict {
+    pub fn rcpt_checks(&mut self, rcpt: &Addr) -> Verdict {
+        let v = self.rcpt_verdict(rcpt);
+        if let Verdict::Reject(rep) = &v {
+            let sender = self.txn.as_ref().map(|t| t.sender_given.clone());
+            self.log_reject("RCPT", rep, sender.as_deref(), Some(&rcpt.given));
+        }
+        v
+    }
+
+    fn rcpt_verdict(&mut self, rcpt: &Addr) -> Verdict {
         if self.s.delay_reject {
             // Evaluated for each recipient, so that check_recipient_access
             // works inside them, as with Postfix.
             let v = self.early_checks(Some(rcpt));
-            if let Verdict::Reject(rep) = v {
-                let sender = self.txn.as_ref().map(|t| t.sender.clone());
-                self.log_reject("RCPT", &rep, sender.as_deref(), Some(rcpt));
-                return Verdict::Reject(rep);
+            if let Verdict::Reject(_) = v {
+                return v;
             }
         }
         let relay = self.s.relay_restrictions.clone();
@@ -629,43 +637,51 @@ impl Session<'_> {
             if list.is_empty() {
                 continue;
             }
-            if let Verdict::Reject(rep) = self.restrict(&list, stage, Some(rcpt)) {
-                let sender = self.txn.as_ref().map(|t| t.sender.clone());
-                self.log_reject("RCPT", &rep, sender.as_deref(), Some(rcpt));
-                return Verdict::Reject(rep);
+            if let v @ Verdict::Reject(_) = self.restrict(&list, stage, Some(rcpt)) {
+                return v;
             }
         }
-        if self.s.reject_unlisted_recipient
-            && let Verdict::Reject(rep) = self.unlisted_recipient(rcpt)
-        {
-            let sender = self.txn.as_ref().map(|t| t.sender.clone());
-            self.log_reject("RCPT", &rep, sender.as_deref(), Some(rcpt));
-            return Verdict::Reject(rep);
+        if self.s.reject_unlisted_recipient {
+            return self.unlisted(rcpt, Role::Recipient);
         }
         Verdict::Dunno
     }
 
-    /// Whether the recipient exists in the table of its address class.
-    pub fn unlisted_recipient(&mut self, rcpt: &str) -> Verdict {
-        self.unlisted_recipient_as(rcpt, rcpt)
+    /// reject_unlisted_sender: the sender of the transaction, if any.
+    pub fn unlisted_sender(&mut self) -> Verdict {
+        match &self.txn {
+            Some(t) if !t.sender.is_empty() => {
+                let addr = Addr {
+                    given: t.sender_given.clone(),
+                    canonical: t.sender.clone(),
+                };
+                self.unlisted(&addr, Role::Sender)
+            }
+            _ => Verdict::Dunno,
+        }
     }
 
-    /// Like [`Session::unlisted_recipient`], naming the address as the
-    /// client wrote it (`shown`) in the reply.
-    pub fn unlisted_recipient_as(&mut self, rcpt: &str, shown: &str) -> Verdict {
+    /// Whether an address exists in the table of its address class
+    /// (reject_unlisted_recipient, reject_unlisted_sender, VRFY).
+    pub fn unlisted(&mut self, addr: &Addr, role: Role) -> Verdict {
         let sender = self
             .txn
             .as_ref()
             .map(|t| t.sender.clone())
             .unwrap_or_default();
-        let r = match self.rewrite.resolve(&sender, rcpt) {
+        let shown = addr.given.as_str();
+        let rejected = match role {
+            Role::Sender => "Sender address rejected",
+            Role::Recipient => "Recipient address rejected",
+        };
+        let r = match self.rewrite.resolve(&sender, &addr.canonical) {
             Ok(r) => r,
             Err(e) => {
                 warn!("address resolver: {e}");
                 return Verdict::Reject(Reply::new(
                     451,
                     "4.3.0",
-                    &format!("<{rcpt}>: Temporary lookup failure"),
+                    &format!("<{shown}>: Temporary lookup failure"),
                 ));
             }
         };
@@ -673,16 +689,19 @@ impl Session<'_> {
             return Verdict::Reject(Reply::new(
                 451,
                 "4.3.0",
-                &format!("<{rcpt}>: Temporary lookup failure"),
+                &format!("<{shown}>: Temporary lookup failure"),
             ));
         }
-        if r.flags & class::ERROR != 0 {
-            let (dsn, text) = daemon::agent::split_dsn(&r.nexthop, "5.1.1");
+        // Addresses in a virtual alias domain resolve to the error
+        // transport; virtual_alias_maps tells which of them exist.
+        let alias = r.flags & class::ALIAS != 0;
+        if r.flags & class::ERROR != 0 && !alias {
+            let (dsn, text) = daemon::agent::split_dsn(&r.nexthop, role.unknown_dsn(false));
             let code = if dsn.starts_with('4') { 450 } else { 550 };
             return Verdict::Reject(Reply::new(
                 code,
                 dsn,
-                &format!("<{rcpt}>: Recipient address rejected: {text}"),
+                &format!("<{shown}>: {rejected}: {text}"),
             ));
         }
         let (maps_name, code) = if r.flags & class::LOCAL != 0 {
@@ -692,6 +711,8 @@ impl Session<'_> {
                 "virtual mailbox table",
                 self.s.codes.unknown_virtual_mailbox,
             )
+        } else if r.flags & class::ALIAS != 0 {
+            ("virtual alias table", self.s.codes.unknown_virtual_alias)
         } else if r.flags & class::RELAY != 0 {
             ("relay recipient table", self.s.codes.unknown_relay)
         } else {
@@ -702,6 +723,8 @@ impl Session<'_> {
             &mut self.s.local_recipient_maps
         } else if r.flags & class::VIRTUAL != 0 {
             &mut self.s.virtual_mailbox_maps
+        } else if r.flags & class::ALIAS != 0 {
+            &mut self.s.virtual_alias_maps
         } else {
             &mut self.s.relay_recipient_maps
         };
@@ -739,11 +762,16 @@ impl Session<'_> {
                 } else {
                     "User unknown".to_string()
                 };
-                let enh = if code >= 500 { "5.1.1" } else { "4.1.1" };
+                let dsn = role.unknown_dsn(alias);
+                let enh = if code >= 500 {
+                    dsn.to_string()
+                } else {
+                    format!("4{}", &dsn[1..])
+                };
                 Verdict::Reject(Reply::new(
                     code,
-                    enh,
-                    &format!("<{shown}>: Recipient address rejected: {what}"),
+                    &enh,
+                    &format!("<{shown}>: {rejected}: {what}"),
                 ))
             }
             Err(e) => {
@@ -751,9 +779,28 @@ impl Session<'_> {
                 Verdict::Reject(Reply::new(
                     451,
                     "4.3.0",
-                    &format!("<{rcpt}>: Temporary lookup failure"),
+                    &format!("<{shown}>: Temporary lookup failure"),
                 ))
             }
+        }
+    }
+}
+
+/// Whose address an unlisted check looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Sender,
+    Recipient,
+}
+
+impl Role {
+    /// The enhanced status code for an unknown address; Postfix 3.7
+    /// answers 5.1.7 for a sender unknown in a virtual alias domain.
+    fn unknown_dsn(self, alias: bool) -> &'static str {
+        match self {
+            Role::Sender if alias => "5.1.7",
+            Role::Sender => "5.1.0",
+            Role::Recipient => "5.1.1",
         }
     }
 }

@@ -33,9 +33,17 @@ use proto::smtp::{Command, ParseError, PathArg, Reply};
 
 use crate::bdat::Chunks;
 use crate::chat::{Chat, Input};
-use crate::check::{Stage, Verdict};
+use crate::check::{Role, Stage, Verdict};
 use crate::peer::Peer;
 use crate::settings::Settings;
+
+/// An envelope address: as the client wrote it (replies and logs show
+/// this form) and in canonical form (tables are searched with this one).
+#[derive(Debug, Clone, Default)]
+pub struct Addr {
+    pub given: String,
+    pub canonical: String,
+}
 
 /// One accepted recipient.
 #[derive(Debug, Clone)]
@@ -48,7 +56,10 @@ pub struct Rcpt {
 
 /// The mail transaction in progress.
 pub struct Txn {
+    /// The sender in canonical form (`@$myorigin` appended).
     pub sender: String,
+    /// The sender as the client wrote it.
+    pub sender_given: String,
     pub size: Option<u64>,
     pub body: Option<String>,
     pub smtputf8: bool,
@@ -66,6 +77,7 @@ pub struct Txn {
 impl Txn {
     fn new(sender: String) -> Txn {
         Txn {
+            sender_given: sender.clone(),
             sender,
             size: None,
             body: None,
@@ -620,22 +632,21 @@ impl<'a> Session<'a> {
             }
         }
         self.txn = Some(txn);
-        if !self.s.delay_reject {
-            match self.early_checks(None) {
-                Verdict::Reject(rep) => {
-                    self.txn = None;
-                    self.count("mail", false);
-                    return self.flow(rep);
-                }
-                _ => {}
-            }
+        if !self.s.delay_reject
+            && let Verdict::Reject(rep) = self.early_checks(None)
+        {
+            self.log_reject("MAIL", &rep, Some(&sender), None);
+            self.txn = None;
+            self.count("mail", false);
+            return self.flow(rep);
         }
         self.count("mail", true);
         self.flow(r(250, "2.1.0", "Ok"))
     }
 
-    /// Client, helo and sender restrictions.
-    pub fn early_checks(&mut self, rcpt: Option<&str>) -> Verdict {
+    /// Client, helo and sender restrictions, then the unlisted sender
+    /// check of `smtpd_reject_unlisted_sender`.
+    pub fn early_checks(&mut self, rcpt: Option<&Addr>) -> Verdict {
         let lists = [
             (self.s.client_restrictions.clone(), Stage::Client),
             (self.s.helo_restrictions.clone(), Stage::Helo),
@@ -649,6 +660,9 @@ impl<'a> Session<'a> {
             if matches!(v, Verdict::Reject(_)) {
                 return v;
             }
+        }
+        if self.s.reject_unlisted_sender {
+            return self.unlisted_sender();
         }
         Verdict::Dunno
     }
@@ -714,7 +728,11 @@ impl<'a> Session<'a> {
                 return self.flow(r(451, "4.3.0", "Error: queue file write error"));
             }
         };
-        if let Verdict::Reject(rep) = self.rcpt_checks(&address) {
+        let addr = Addr {
+            given: raw,
+            canonical: address,
+        };
+        if let Verdict::Reject(rep) = self.rcpt_checks(&addr) {
             self.count("rcpt", false);
             return self.flow(rep);
         }
@@ -738,8 +756,8 @@ impl<'a> Session<'a> {
         }
         let txn = self.txn.as_mut().expect("invariant: checked above");
         txn.rcpts.push(Rcpt {
-            orig: address.clone(),
-            address,
+            orig: addr.given,
+            address: addr.canonical,
             notify,
             orcpt,
         });
@@ -767,7 +785,11 @@ impl<'a> Session<'a> {
             .rewrite
             .rewrite("local", &addr)
             .unwrap_or_else(|_| addr.clone());
-        if let Verdict::Reject(rep) = self.unlisted_recipient_as(&canonical, &addr) {
+        let addr = Addr {
+            given: addr,
+            canonical,
+        };
+        if let Verdict::Reject(rep) = self.unlisted(&addr, Role::Recipient) {
             self.count("vrfy", false);
             return self.flow(rep);
         }
@@ -1035,13 +1057,13 @@ impl<'a> Session<'a> {
     }
 
     pub(crate) fn log_reject_txn(&self, stage: &str, rep: &Reply, txn: &Txn) {
-        let rcpt = txn.rcpts.first().map(|r| r.address.as_str());
+        let rcpt = txn.rcpts.first().map(|r| r.orig.as_str());
         self.log_action(
             txn.queue_id(),
             "reject",
             stage,
             rep,
-            Some(&txn.sender),
+            Some(&txn.sender_given),
             rcpt,
         );
     }

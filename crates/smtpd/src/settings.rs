@@ -206,10 +206,12 @@ impl Settings {
                 }
             }
             for spec in specs {
-                if !st.access_tables.contains_key(&spec) {
+                if let std::collections::hash_map::Entry::Vacant(v) =
+                    st.access_tables.entry(spec.clone())
+                {
                     let m = MapList::open(&spec, cfg, OpenFlags::daemon())
                         .map_err(|err| format!("{spec}: {err}"))?;
-                    st.access_tables.insert(spec, m);
+                    v.insert(m);
                 }
             }
             Ok(st)

@@ -232,6 +232,49 @@ impl Read for Segment<'_> {
     }
 }
 
+/// The `Delivered-To:` values of a message's primary header block,
+/// folded to lower case (for mail forwarding loop detection).
+pub fn delivered_to(content: impl Read) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    let mut lines = BufReader::new(content);
+    let mut line = Vec::new();
+    let mut current: Option<String> = None;
+    let mut finish = |cur: &mut Option<String>| {
+        if let Some(v) = cur.take() {
+            out.insert(v.trim().to_lowercase());
+        }
+    };
+    loop {
+        line.clear();
+        match lines.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if text.is_empty() {
+            break;
+        }
+        if text.starts_with([' ', '\t']) {
+            if let Some(v) = current.as_mut() {
+                v.push_str(text);
+            }
+            continue;
+        }
+        finish(&mut current);
+        match text.split_once(':') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("delivered-to") => {
+                current = Some(value.to_string());
+            }
+            Some(_) => {}
+            // Not a header: the body starts here.
+            None => break,
+        }
+    }
+    finish(&mut current);
+    out
+}
+
 /// Copies the message; returns the number of bytes written.
 pub fn copy<R: Read, W: Write>(
     content: R,
@@ -402,6 +445,16 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, CopyError::Write(_)));
         assert_eq!(e.to_string(), "error writing message: File too large");
+    }
+
+    #[test]
+    fn delivered_to_headers() {
+        let d = delivered_to(
+            &b"Received: x\nDelivered-To: A@Example.com\nDelivered-To:\n b@x\nSubject: s\n\nDelivered-To: body@x\n"[..],
+        );
+        let mut v: Vec<_> = d.into_iter().collect();
+        v.sort();
+        assert_eq!(v, ["a@example.com", "b@x"]);
     }
 
     #[test]

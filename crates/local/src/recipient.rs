@@ -13,7 +13,6 @@
 //! ([`crate::forward`]), then its result goes to qmgr(8).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 
 use daemon::agent::Job;
 use daemon::{info, warn};
@@ -118,46 +117,11 @@ impl Local {
 /// The `Delivered-To:` values of the message's header, folded to lower
 /// case.
 fn delivered_to_headers(job: &Job) -> HashSet<String> {
-    let mut out = HashSet::new();
-    let content =
-        delivery::copy::Segment::new(&job.file.file, job.req.content_offset, job.req.content_len);
-    let mut lines = BufReader::new(content);
-    let mut line = Vec::new();
-    let mut current: Option<String> = None;
-    let mut finish = |cur: &mut Option<String>| {
-        if let Some(v) = cur.take() {
-            out.insert(v.trim().to_lowercase());
-        }
-    };
-    loop {
-        line.clear();
-        match lines.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\n', '\r']);
-        if text.is_empty() {
-            break;
-        }
-        if text.starts_with([' ', '\t']) {
-            if let Some(v) = current.as_mut() {
-                v.push_str(text);
-            }
-            continue;
-        }
-        finish(&mut current);
-        match text.split_once(':') {
-            Some((name, value)) if name.trim().eq_ignore_ascii_case("delivered-to") => {
-                current = Some(value.to_string());
-            }
-            Some(_) => {}
-            // Not a header: the body starts here.
-            None => break,
-        }
-    }
-    finish(&mut current);
-    out
+    delivery::copy::delivered_to(delivery::copy::Segment::new(
+        &job.file.file,
+        job.req.content_offset,
+        job.req.content_len,
+    ))
 }
 
 /// Delivers to one address (the queue file recipient, or a local address

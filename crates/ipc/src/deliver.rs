@@ -40,8 +40,8 @@ pub mod flags {
     /// The destination is the last one of the message in this round: the
     /// agent may close cached connections.
     pub const LAST: u32 = 1 << 2;
-    /// More mail for this destination waits in the queue manager: keep
-    /// the connection in the connection cache for it
+    /// Deliveries to this destination run back to back: look for a
+    /// cached connection and keep this one in the connection cache
     /// (`smtp_connection_cache_on_demand`).
     pub const CONN_STORE: u32 = 1 << 3;
     /// Passed on by another agent (local(8) `mailbox_transport`,

@@ -630,7 +630,7 @@ impl Qmgr {
                     ipc::deliver::flags::VERIFY
                 } else {
                     0
-                } | if self.sched.backlog(&transport, &nexthop) {
+                } | if self.sched.conn_cache(&transport, &nexthop) {
                     ipc::deliver::flags::CONN_STORE
                 } else {
                     0

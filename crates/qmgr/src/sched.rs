@@ -43,6 +43,8 @@ struct Dest {
     window: f64,
     dead_until: Option<Instant>,
     dead_reason: String,
+    /// When a delivery last came back.
+    last_done: Option<Instant>,
 }
 
 /// Limits of a transport.
@@ -134,6 +136,7 @@ impl Sched {
             window: init,
             dead_until: None,
             dead_reason: String::new(),
+            last_done: None,
         });
         d.entries.push_back(entry);
         if !t.order.iter().any(|n| n == nexthop) {
@@ -178,13 +181,20 @@ impl Sched {
         None
     }
 
-    /// Whether more entries wait for a destination (the agent may then
-    /// keep its connection for them: on-demand connection caching).
-    pub fn backlog(&self, transport: &str, nexthop: &str) -> bool {
+    /// Whether deliveries to a destination are up to speed, so that the
+    /// agent should look for a cached connection and keep its own
+    /// (on-demand connection caching): one came back within the last
+    /// second and another is in flight or waiting. A burst that fits in
+    /// the initial window does not turn caching on.
+    pub fn conn_cache(&self, transport: &str, nexthop: &str) -> bool {
         self.transports
             .get(transport)
             .and_then(|t| t.dests.get(nexthop))
-            .is_some_and(|d| !d.entries.is_empty())
+            .is_some_and(|d| {
+                d.last_done
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+                    && (d.busy > 1 || !d.entries.is_empty())
+            })
     }
 
     /// A delivery to a destination came back.
@@ -199,6 +209,7 @@ impl Sched {
             return Verdict::Fine;
         };
         d.busy = d.busy.saturating_sub(1);
+        d.last_done = Some(Instant::now());
         if alive {
             d.window = (d.window + 1.0 / d.window.max(1.0)).min(limit);
             return Verdict::Fine;
@@ -258,13 +269,16 @@ mod tests {
         // Two for a (initial window 2), one for b, interleaved.
         assert_eq!(got.len(), 3);
         assert_eq!(got.iter().filter(|(d, _)| d == "a.example").count(), 2);
-        assert!(s.backlog("smtp", "a.example"));
-        assert!(!s.backlog("smtp", "b.example"));
-        assert!(!s.backlog("relay", "a.example"));
+        // Not before a delivery came back.
+        assert!(!s.conn_cache("smtp", "a.example"));
         assert!(matches!(
             s.done("smtp", "a.example", true, ""),
             Verdict::Fine
         ));
+        // Back to back, with more in flight and waiting.
+        assert!(s.conn_cache("smtp", "a.example"));
+        assert!(!s.conn_cache("smtp", "b.example"));
+        assert!(!s.conn_cache("relay", "a.example"));
         assert!(s.next().is_some());
     }
 

@@ -164,7 +164,7 @@ pub fn deliver(agent: &mut Agent, job: &mut Job) {
         hop: None,
     };
     // A connection that served this destination before.
-    if agent.s.cache_on_demand || is_listed {
+    if run.store {
         while !d.pending.is_empty() {
             let Some(sess) = agent.cache.find_dest(&run.dest_label) else {
                 break;

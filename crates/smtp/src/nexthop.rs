@@ -119,11 +119,9 @@ pub fn parse(text: &str, mode: Mode, default_port: u16) -> Result<Hop, BadHop> {
         .strip_prefix("ipv6:")
         .or_else(|| host.strip_prefix("IPv6:"))
         .unwrap_or(host);
-    let literal = if bracketed {
-        addr_text.parse::<IpAddr>().ok()
-    } else {
-        None
-    };
+    // An address is an address, with or without brackets
+    // (`inet:127.0.0.1:24`).
+    let literal = addr_text.parse::<IpAddr>().ok();
     if host.len() > 255 || host.contains(['[', ']', '/', ' ']) {
         return Err(bad());
     }
@@ -136,7 +134,7 @@ pub fn parse(text: &str, mode: Mode, default_port: u16) -> Result<Hop, BadHop> {
                 host.trim_end_matches('.').to_ascii_lowercase()
             },
             port: port.unwrap_or(default_port),
-            mx: mode == Mode::Smtp && !bracketed,
+            mx: mode == Mode::Smtp && !bracketed && literal.is_none(),
             literal,
         },
     })

@@ -56,6 +56,8 @@ pub struct CommandSpec {
     pub display: String,
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
+    /// Directory to chroot to first (pipe(8) `chroot=`).
+    pub root: Option<PathBuf>,
     /// User and group to run as (when the agent is root).
     pub ids: Option<(Uid, Gid)>,
     pub time_limit: Duration,
@@ -256,6 +258,10 @@ pub fn run(
             .iter()
             .map(|(n, v)| cstr(&format!("{n}={v}")))
             .collect::<Result<_, _>>()?,
+        root: match &spec.root {
+            Some(d) => Some(cstr(&d.to_string_lossy())?),
+            None => None,
+        },
         cwd: match &spec.cwd {
             Some(d) => Some(cstr(&d.to_string_lossy())?),
             None => None,
@@ -389,6 +395,7 @@ mod tests {
             display: script.into(),
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             cwd: None,
+            root: None,
             ids: None,
             time_limit: limit,
             fsize_limit: None,

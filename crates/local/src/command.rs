@@ -140,6 +140,7 @@ pub fn run_command(
         display: cmd.to_string(),
         env: environment(run, attr, usr),
         cwd,
+        root: None,
         ids: Some(usr.run_as(run.s)),
         time_limit: run.s.command_time_limit,
         fsize_limit: (run.s.mbox.size_limit > 0).then_some(run.s.mbox.size_limit),

@@ -131,7 +131,9 @@ pub struct PipedCommand {
     pub path: CString,
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
-    /// Working directory; the caller's when `None`.
+    /// Directory to chroot to (as root, before the user switch).
+    pub root: Option<CString>,
+    /// Working directory (after any chroot); the caller's when `None`.
     pub cwd: Option<CString>,
     /// User and group to run as (group list: that group only). Applied
     /// only when the caller is root; an unprivileged caller runs the
@@ -232,6 +234,10 @@ fn child_setup(
     if let Some(limit) = cmd.fsize_limit {
         nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, limit, limit)
             .map_err(|e| ("setrlimit", io::Error::from(e)))?;
+    }
+    if root && let Some(dir) = &cmd.root {
+        nix::unistd::chroot(dir.as_c_str()).map_err(|e| ("chroot", io::Error::from(e)))?;
+        nix::unistd::chdir("/").map_err(|e| ("chdir", io::Error::from(e)))?;
     }
     if root && let Some((uid, gid)) = cmd.ids {
         nix::unistd::setgroups(&[gid]).map_err(|e| ("setgroups", io::Error::from(e)))?;
@@ -411,6 +417,7 @@ mod tests {
                 cstring("PATH=/usr/bin:/bin").unwrap(),
                 cstring("X=y").unwrap(),
             ],
+            root: None,
             cwd: Some(cstring("/").unwrap()),
             ids: None,
             fsize_limit: None,

@@ -6,10 +6,17 @@
 //! ## DESCRIPTION
 //! Keeps a log of deferred mail per destination in `fast_flush_domains`
 //! and delivers a destination's mail, or one message, on request
-//! (`postqueue -s`, `postqueue -i`, `sendmail -qR`, ETRN): see
-//! [`flush::Service`]. Requests are one [`ipc::flush::FlushRequest`] per
-//! connection; master(8)'s wakeup (`W`, every `$wakeup` seconds as the
-//! stock master.cf says `1000?`) refreshes old logs.
+//! (`postqueue -s`, `postqueue -i`, `sendmail -qR`, ETRN).
+//!
+//! For each destination in `fast_flush_domains` it keeps a log of the
+//! queue IDs of mail deferred for it (`flush/` under the queue directory,
+//! one file per destination). A request to deliver a destination's mail
+//! reads and empties its log and moves each message still in `deferred`
+//! to `incoming`, with its time reset, then wakes qmgr(8); `postqueue -i`
+//! does the same for one message. Requests are one
+//! [`ipc::flush::FlushRequest`] per connection; master(8)'s wakeup (`W`,
+//! every `$wakeup` seconds as the stock master.cf says `1000?`)
+//! refreshes old logs.
 //!
 //! ## SECURITY
 //! Not security sensitive: it talks to no network and to local users
@@ -20,9 +27,11 @@
 //! logs it cannot update.
 //!
 //! ## SEE ALSO
-//! postqueue(1), qmgr(8), [`flush`]
+//! postqueue(1), qmgr(8), [`ipc::flush`]
 
 #![forbid(unsafe_code)]
+
+mod service;
 
 use std::io::Read;
 use std::path::Path;
@@ -30,7 +39,7 @@ use std::path::Path;
 use daemon::server::{Client, Ctx, SingleServer, single_server_main};
 use ipc::flush::{FlushReply, FlushRequest, FlushStatus};
 
-struct Flush(flush::Service);
+struct Flush(service::Service);
 
 impl SingleServer for Flush {
     fn serve(&mut self, _ctx: &Ctx, mut client: Client) {
@@ -66,7 +75,8 @@ impl SingleServer for Flush {
 fn main() {
     single_server_main("flush", |ctx| {
         Flush(
-            flush::Service::new(&ctx.cfg, Path::new(".")).unwrap_or_else(|e| daemon::fatal!("{e}")),
+            service::Service::new(&ctx.cfg, Path::new("."))
+                .unwrap_or_else(|e| daemon::fatal!("{e}")),
         )
     })
 }

@@ -33,7 +33,7 @@ use daemon::{info, warn};
 use ipc::flush::{FlushRequest, FlushStatus};
 use queue::{Layout, QueueId};
 
-use crate::domains::DomainList;
+use maps::matchlist::DomainList;
 
 /// The flush service's state.
 pub struct Service {
@@ -71,7 +71,8 @@ impl Service {
                 queue_dir: queue_dir.to_path_buf(),
                 ..layout
             },
-            domains: DomainList::open(&value, cfg, params::FAST_FLUSH_DOMAINS.name())?,
+            domains: DomainList::open(&value, cfg, params::FAST_FLUSH_DOMAINS.name())
+                .map_err(|e| e.to_string())?,
             refresh_time: cfg
                 .time(&params::FAST_FLUSH_REFRESH_TIME)
                 .map_err(|e| e.to_string())?,
@@ -108,7 +109,7 @@ impl Service {
 
     fn add(&mut self, site: &str, queue_id: &str) -> FlushStatus {
         let site = site.to_ascii_lowercase();
-        if !crate::valid_site(&site) || QueueId::parse(queue_id).is_none() {
+        if !mail::host::valid_site(&site) || QueueId::parse(queue_id).is_none() {
             return FlushStatus::Bad;
         }
         match self.eligible(&site) {
@@ -135,7 +136,7 @@ impl Service {
 
     fn send_site(&mut self, site: &str) -> FlushStatus {
         let site = site.to_ascii_lowercase();
-        if !crate::valid_site(&site) {
+        if !mail::host::valid_site(&site) {
             return FlushStatus::Bad;
         }
         match self.eligible(&site) {
@@ -243,7 +244,7 @@ impl Service {
 
     fn send_file(&mut self, queue_id: &str) -> FlushStatus {
         let Some(id) = QueueId::parse(queue_id) else {
-            return if crate::queue_id_ok(queue_id) {
+            return if QueueId::name_ok(queue_id) {
                 FlushStatus::Ok
             } else {
                 FlushStatus::Bad

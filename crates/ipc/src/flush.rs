@@ -3,9 +3,9 @@
 //!
 //! ## SYNOPSIS
 //! ```ignore
-//! let mut c = ipc::connect(queue_dir, Class::Public, "flush", timeout)?;
-//! write_frame(&mut c, &FlushRequest::SendSite { site: "example.com".into() })?;
-//! let reply: FlushReply = read_frame(&mut c, 4096)?;
+//! match ipc::flush::send_site(queue_dir, "flush", "example.com", timeout)? {
+//!     FlushStatus::Ok => .., FlushStatus::Deny => .., _ => ..
+//! }
 //! ```
 //!
 //! ## DESCRIPTION
@@ -18,6 +18,9 @@
 //!
 //! ## SEE ALSO
 //! flush(8), postqueue(1)
+
+use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -52,4 +55,62 @@ pub enum FlushStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlushReply {
     pub status: FlushStatus,
+}
+
+/// One request on its own connection to `public/<service>`, one reply.
+/// An error means the service could not be reached or answered nonsense
+/// (the mail system is down).
+fn request(
+    queue_dir: &Path,
+    service: &str,
+    req: &FlushRequest,
+    timeout: Duration,
+) -> Result<FlushStatus, crate::IpcError> {
+    let mut c = crate::connect(queue_dir, crate::Class::Public, service, timeout)?;
+    crate::write_frame(&mut c, req)?;
+    let r: FlushReply = crate::read_frame(&mut c, 4096)?;
+    Ok(r.status)
+}
+
+/// Asks for delivery of the mail queued for `site` (`postqueue -s`, ETRN).
+pub fn send_site(
+    queue_dir: &Path,
+    service: &str,
+    site: &str,
+    timeout: Duration,
+) -> Result<FlushStatus, crate::IpcError> {
+    let req = FlushRequest::SendSite {
+        site: site.to_string(),
+    };
+    request(queue_dir, service, &req, timeout)
+}
+
+/// Asks for delivery of one deferred message (`postqueue -i`).
+pub fn send_file(
+    queue_dir: &Path,
+    service: &str,
+    queue_id: &str,
+    timeout: Duration,
+) -> Result<FlushStatus, crate::IpcError> {
+    let req = FlushRequest::SendFile {
+        queue_id: queue_id.to_string(),
+    };
+    request(queue_dir, service, &req, timeout)
+}
+
+/// Tells the service that `queue_id` waits for `site`; does not wait
+/// for the answer (qmgr(8) must not block on it).
+pub fn add(
+    queue_dir: &Path,
+    service: &str,
+    site: &str,
+    queue_id: &str,
+) -> Result<(), crate::IpcError> {
+    let timeout = Duration::from_secs(5);
+    let mut c = crate::connect(queue_dir, crate::Class::Public, service, timeout)?;
+    let req = FlushRequest::Add {
+        site: site.to_string(),
+        queue_id: queue_id.to_string(),
+    };
+    crate::write_frame(&mut c, &req)
 }

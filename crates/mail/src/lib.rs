@@ -38,5 +38,6 @@ pub mod bounce_template;
 pub mod date;
 pub mod dsn;
 pub mod header;
+pub mod host;
 pub mod mime;
 pub mod rfc2047;

@@ -287,7 +287,9 @@ fn show(cfg: &Config, layout: &queue::Layout, json: bool, timeout: Duration) -> 
                     &format!("Mail system is down -- accessing queue directly ({why})"),
                 );
                 let empty = service(cfg, &params::EMPTY_ADDRESS_RECIPIENT);
-                showq::list(layout, &empty, &mut |m| emit(m, &mut out))
+                queue::listing::list(layout, &empty, &mut |m| emit(m, &mut out), &|w| {
+                    daemon::warn!("{w}")
+                })
             } else {
                 die(
                     EX_UNAVAILABLE,
@@ -360,7 +362,7 @@ fn flush_reply(status: Result<FlushStatus, ipc::IpcError>, site: Option<&str>) -
 
 /// `-s site`.
 fn flush_site(cfg: &Config, layout: &queue::Layout, site: &str, timeout: Duration) -> i32 {
-    if !flush::valid_site(site) {
+    if !mail::host::valid_site(site) {
         die(
             EX_UNAVAILABLE,
             &format!(
@@ -372,9 +374,10 @@ fn flush_site(cfg: &Config, layout: &queue::Layout, site: &str, timeout: Duratio
     // Postfix's client asks fast_flush_domains itself before bothering
     // the server.
     let value = service(cfg, &params::FAST_FLUSH_DOMAINS);
-    let eligible = flush::domains::DomainList::open(&value, cfg, params::FAST_FLUSH_DOMAINS.name())
-        .map_err(|e| e.to_string())
-        .and_then(|mut l| l.matches(site).map_err(|e| e.to_string()));
+    let eligible =
+        maps::matchlist::DomainList::open(&value, cfg, params::FAST_FLUSH_DOMAINS.name())
+            .map_err(|e| e.to_string())
+            .and_then(|mut l| l.matches(site).map_err(|e| e.to_string()));
     match eligible {
         Ok(true) => {}
         Ok(false) => {
@@ -384,14 +387,14 @@ fn flush_site(cfg: &Config, layout: &queue::Layout, site: &str, timeout: Duratio
     };
     let name = service(cfg, &params::FLUSH_SERVICE_NAME);
     flush_reply(
-        flush::client::send_site(&layout.queue_dir, &name, site, timeout),
+        ipc::flush::send_site(&layout.queue_dir, &name, site, timeout),
         Some(site),
     )
 }
 
 /// `-i queue_id`.
 fn flush_id(cfg: &Config, layout: &queue::Layout, id: &str, timeout: Duration) -> i32 {
-    if !flush::queue_id_ok(id) {
+    if !queue::QueueId::name_ok(id) {
         die(
             EX_UNAVAILABLE,
             &format!("Cannot flush queue ID - invalid name: \"{}\"", clip(id)),
@@ -399,7 +402,7 @@ fn flush_id(cfg: &Config, layout: &queue::Layout, id: &str, timeout: Duration) -
     }
     let name = service(cfg, &params::FLUSH_SERVICE_NAME);
     flush_reply(
-        flush::client::send_file(&layout.queue_dir, &name, id, timeout),
+        ipc::flush::send_file(&layout.queue_dir, &name, id, timeout),
         None,
     )
 }

@@ -148,7 +148,7 @@ impl Super {
     /// standard input), reporting what it did.
     pub fn one(&mut self, a: Action, name: &str) {
         self.request(a);
-        if !queue_id_ok(name) {
+        if !QueueId::name_ok(name) {
             warn(&format!("invalid mail queue id: {name}"));
             return;
         }
@@ -403,9 +403,4 @@ impl Super {
             }
         }
     }
-}
-
-/// Postfix's `mail_queue_id_ok()`: 1 to 255 letters, digits or `_`.
-pub fn queue_id_ok(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 255 && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }

@@ -1003,19 +1003,7 @@ const SUCCESS: u32 = 2;
 
 /// Tells flush(8) that `id` waits for `site`, without waiting for it.
 fn flush_add(queue_dir: &std::path::Path, service: &str, site: &str, id: &QueueId) {
-    let req = ipc::flush::FlushRequest::Add {
-        site: site.to_string(),
-        queue_id: id.to_string(),
-    };
-    let sent = ipc::connect(
-        queue_dir,
-        ipc::Class::Public,
-        service,
-        Duration::from_secs(5),
-    )
-    .map_err(|e| e.to_string())
-    .and_then(|mut c| ipc::write_frame(&mut c, &req).map_err(|e| e.to_string()));
-    if let Err(e) = sent {
+    if let Err(e) = ipc::flush::add(queue_dir, service, site, id.as_str()) {
         warn!("{}: flush service: {}", id, e);
     }
 }

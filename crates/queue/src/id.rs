@@ -47,6 +47,13 @@ impl QueueId {
         }
     }
 
+    /// Whether text may name a queue file at all (Postfix's
+    /// `mail_queue_id_ok()`: 1 to 255 letters, digits or `_`), before
+    /// it is looked for: commands refuse other names outright.
+    pub fn name_ok(s: &str) -> bool {
+        !s.is_empty() && s.len() <= 255 && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    }
+
     /// Checks text from outside (a command line, a file name).
     pub fn parse(s: &str) -> Option<QueueId> {
         let ok = s.len() >= 6

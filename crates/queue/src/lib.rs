@@ -20,6 +20,7 @@
 pub mod dirs;
 pub mod file;
 pub mod id;
+pub mod listing;
 pub mod logfile;
 pub mod maildrop;
 pub mod record;

@@ -10,7 +10,7 @@
 //! record per message ([`ipc::showq`]): queue, ID, arrival time, size,
 //! sender, the recipients still to be delivered and, from `defer/ID`, why
 //! each was delayed. It reads only the envelope of each file and never
-//! holds more than one message in memory ([`showq::list`]).
+//! holds more than one message in memory ([`queue::listing::list`]).
 //!
 //! ## SECURITY
 //! Runs as `mail_owner`, may be chrooted; reads queue files and defer
@@ -23,7 +23,7 @@
 //! (postsuper -s moves damaged files to `corrupt`).
 //!
 //! ## SEE ALSO
-//! postqueue(1), mailq(1), [`showq::list`]
+//! postqueue(1), mailq(1), [`queue::listing::list`]
 
 #![forbid(unsafe_code)]
 
@@ -44,10 +44,13 @@ impl SingleServer for Showq {
     fn serve(&mut self, _ctx: &Ctx, client: Client) {
         let _ = client.set_timeout(Some(self.timeout));
         let mut out = BufWriter::with_capacity(64 * 1024, client);
-        let r = showq::list(&self.layout, &self.empty_address, &mut |m| {
-            ipc::write_frame(&mut out, &ShowqItem::Message(m)).map_err(showq::io_error)
-        })
-        .and_then(|_| ipc::write_frame(&mut out, &ShowqItem::End).map_err(showq::io_error))
+        let r = queue::listing::list(
+            &self.layout,
+            &self.empty_address,
+            &mut |m| ipc::write_frame(&mut out, &ShowqItem::Message(m)).map_err(io_error),
+            &|w| daemon::warn!("{w}"),
+        )
+        .and_then(|_| ipc::write_frame(&mut out, &ShowqItem::End).map_err(io_error))
         .and_then(|_| out.flush());
         if let Err(e) = r {
             daemon::verbose!("send queue listing: {e}");
@@ -68,4 +71,12 @@ fn main() {
             timeout: ctx.time(&params::IPC_TIMEOUT).min(Duration::from_secs(600)),
         }
     })
+}
+
+/// Turns a frame error into an I/O error.
+fn io_error(e: ipc::IpcError) -> std::io::Error {
+    match e {
+        ipc::IpcError::Io(e) => e,
+        e => std::io::Error::other(e.to_string()),
+    }
 }

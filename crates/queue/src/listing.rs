@@ -1,9 +1,9 @@
 //! # NAME
-//! showq — read the queue for a listing
+//! listing — read the queue for a listing (showq(8), mailq(1))
 //!
 //! ## SYNOPSIS
 //! ```ignore
-//! showq::list(&layout, "MAILER-DAEMON", &mut |m: ListedMessage| { send(m) })?;
+//! queue::listing::list(&layout, "MAILER-DAEMON", &mut |m: ListedMessage| send(m), &|w| warn!("{w}"))?;
 //! ```
 //!
 //! ## DESCRIPTION
@@ -20,35 +20,24 @@
 //! Postfix counts it, except in `maildrop`, where it is the file size.
 //! Addresses are in external form and pass through [`printable`].
 //!
-//! The daemon (`main.rs`) sends the messages to postqueue(1);
-//! postqueue(1) run by root calls [`list`] itself when the mail system is
-//! down.
+//! showq(8) sends the messages to postqueue(1); postqueue(1) run by root
+//! calls [`list`] itself when the mail system is down.
 //!
 //! ## SEE ALSO
-//! showq(8), [`ipc::showq`], [`queue::scan`]
-
-#![forbid(unsafe_code)]
+//! showq(8), [`ipc::showq`], [`crate::scan`]
 
 use std::collections::HashSet;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 
+use crate::file::{mode_is_complete, mode_is_forced_expire};
+use crate::logfile;
+use crate::scan::Scanner;
+use crate::{Layout, QueueError, QueueFile, RcptState};
 use ipc::showq::{ListedMessage, ListedRecipient};
-use queue::file::{mode_is_complete, mode_is_forced_expire};
-use queue::logfile;
-use queue::scan::Scanner;
-use queue::{Layout, QueueError, QueueFile, RcptState};
 
 /// The queues a listing shows, in order.
 pub const QUEUES: &[&str] = &["maildrop", "incoming", "active", "deferred", "hold"];
-
-/// Turns a frame error into an I/O error.
-pub fn io_error(e: ipc::IpcError) -> io::Error {
-    match e {
-        ipc::IpcError::Io(e) => e,
-        e => io::Error::other(e.to_string()),
-    }
-}
 
 /// Replaces characters that must not reach a terminal (controls,
 /// DEL) with `?`, as Postfix's `printable()` does; UTF-8 text stays.
@@ -59,25 +48,27 @@ pub fn printable(s: &str) -> String {
 }
 
 /// Lists every queue; `sink` gets each message as it is read and may stop
-/// the walk with an error (the client went away).
+/// the walk with an error (the client went away). A queue or file that
+/// cannot be read is left out, and `warn` told why.
 pub fn list(
     layout: &Layout,
     empty_address: &str,
     sink: &mut dyn FnMut(ListedMessage) -> io::Result<()>,
+    warn: &dyn Fn(&str),
 ) -> io::Result<()> {
     for queue in QUEUES {
         for found in Scanner::new(layout, queue) {
             let found = match found {
                 Ok(f) => f,
                 Err(e) => {
-                    daemon::warn!("scan {} queue: {}", queue, e);
+                    warn(&format!("scan {queue} queue: {e}"));
                     break;
                 }
             };
-            match read_one(layout, queue, &found, empty_address) {
+            match read_one(layout, queue, &found, empty_address, warn) {
                 Ok(Some(m)) => sink(m)?,
                 Ok(None) => {}
-                Err(why) => daemon::warn!("{}: {}", found.id, why),
+                Err(why) => warn(&format!("{}: {}", found.id, why)),
             }
         }
     }
@@ -88,8 +79,9 @@ pub fn list(
 fn read_one(
     layout: &Layout,
     queue: &str,
-    found: &queue::scan::Found,
+    found: &crate::scan::Found,
     empty_address: &str,
+    warn: &dyn Fn(&str),
 ) -> Result<Option<ListedMessage>, String> {
     let mut f = match QueueFile::open_read(&found.path, &found.id) {
         Ok(f) => f,
@@ -133,7 +125,7 @@ fn read_one(
                 });
             }
         }
-        Err(e) => daemon::warn!("{}: read defer log: {}", found.id, e),
+        Err(e) => warn(&format!("{}: read defer log: {}", found.id, e)),
     }
     for r in env.recipients.iter().filter(|r| r.state == RcptState::Todo) {
         let address = printable(&mail::address::externalize(&r.address));
@@ -158,7 +150,7 @@ fn read_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use queue::{NewRecipient, RecordType, Writer};
+    use crate::{NewRecipient, RecordType, Writer};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn layout(name: &str) -> Layout {
@@ -170,7 +162,7 @@ mod tests {
         Layout::new(&d)
     }
 
-    fn enqueue(l: &Layout, queue: &str, sender: &str, rcpts: &[&str]) -> queue::QueueId {
+    fn enqueue(l: &Layout, queue: &str, sender: &str, rcpts: &[&str]) -> crate::QueueId {
         let mut w = Writer::create(l, "incoming").unwrap();
         w.time(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
             .unwrap();
@@ -192,10 +184,15 @@ mod tests {
 
     fn listing(l: &Layout) -> Vec<ListedMessage> {
         let mut out = Vec::new();
-        list(l, "MAILER-DAEMON", &mut |m| {
-            out.push(m);
-            Ok(())
-        })
+        list(
+            l,
+            "MAILER-DAEMON",
+            &mut |m| {
+                out.push(m);
+                Ok(())
+            },
+            &|_| {},
+        )
         .unwrap();
         out
     }

@@ -103,30 +103,23 @@ pub fn local_rewrite(s: &mut Settings, peer: &Peer) -> bool {
     false
 }
 
-fn fqdn(name: &str) -> bool {
-    let name = name.trim_end_matches('.');
-    name.contains('.') && !name.starts_with('.') && !name.contains("..")
+/// Why a HELO name is invalid (reject_invalid_helo_hostname): an
+/// address literal must hold an address, a bare address is accepted as
+/// it is, anything else must be a valid host name.
+fn invalid_helo(name: &str) -> Option<&'static str> {
+    if name.starts_with('[') {
+        (!mail::host::valid_literal(name)).then_some("invalid ip address")
+    } else if name.parse::<std::net::IpAddr>().is_ok() || mail::host::valid_hostname(name) {
+        None
+    } else {
+        Some("Invalid name")
+    }
 }
 
-fn valid_hostname(name: &str) -> bool {
-    if let Some(lit) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
-        let lit = lit
-            .strip_prefix("IPv6:")
-            .or_else(|| lit.strip_prefix("ipv6:"))
-            .unwrap_or(lit);
-        return lit.parse::<std::net::IpAddr>().is_ok();
-    }
-    let name = name.trim_end_matches('.');
-    !name.is_empty()
-        && name.len() <= 255
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        })
+/// Whether a HELO name fails reject_non_fqdn_helo_hostname: literals
+/// pass, bare addresses do not.
+fn non_fqdn_helo(name: &str) -> bool {
+    !name.starts_with('[') && (name.parse::<std::net::IpAddr>().is_ok() || !mail::host::fqdn(name))
 }
 
 impl Session<'_> {
@@ -254,7 +247,7 @@ impl Session<'_> {
                 },
                 "reject_unlisted_sender" => self.unlisted_sender(),
                 "reject_non_fqdn_helo_hostname" | "reject_non_fqdn_hostname" => match &self.helo {
-                    Some(h) if !h.starts_with('[') && !fqdn(h) => {
+                    Some(h) if non_fqdn_helo(h) => {
                         let code = self.s.codes.non_fqdn;
                         Verdict::Reject(Reply::new(
                             code,
@@ -264,17 +257,19 @@ impl Session<'_> {
                     }
                     _ => Verdict::Dunno,
                 },
-                "reject_invalid_helo_hostname" | "reject_invalid_hostname" => match &self.helo {
-                    Some(h) if !valid_hostname(h) => {
-                        let code = self.s.codes.invalid_hostname;
-                        Verdict::Reject(Reply::new(
-                            code,
-                            "5.5.2",
-                            &format!("<{h}>: Helo command rejected: Invalid name"),
-                        ))
+                "reject_invalid_helo_hostname" | "reject_invalid_hostname" => {
+                    match self.helo.as_deref().map(|h| (h, invalid_helo(h))) {
+                        Some((h, Some(why))) => {
+                            let code = self.s.codes.invalid_hostname;
+                            Verdict::Reject(Reply::new(
+                                code,
+                                "5.5.2",
+                                &format!("<{h}>: Helo command rejected: {why}"),
+                            ))
+                        }
+                        _ => Verdict::Dunno,
                     }
-                    _ => Verdict::Dunno,
-                },
+                }
                 "reject_non_fqdn_sender" => {
                     let sender = self
                         .txn
@@ -282,7 +277,7 @@ impl Session<'_> {
                         .map(|t| t.sender_given.clone())
                         .unwrap_or_default();
                     match sender.rsplit_once('@') {
-                        Some((_, d)) if !d.starts_with('[') && !fqdn(d) => {
+                        Some((_, d)) if !d.starts_with('[') && !mail::host::fqdn(d) => {
                             let code = self.s.codes.non_fqdn;
                             Verdict::Reject(Reply::new(
                                 code,
@@ -308,7 +303,7 @@ impl Session<'_> {
                 "reject_non_fqdn_recipient" => match rcpt.map(|a| a.given.as_str()) {
                     Some(r)
                         if r.rsplit_once('@')
-                            .is_none_or(|(_, d)| !d.starts_with('[') && !fqdn(d)) =>
+                            .is_none_or(|(_, d)| !d.starts_with('[') && !mail::host::fqdn(d)) =>
                     {
                         let code = self.s.codes.non_fqdn;
                         Verdict::Reject(Reply::new(

@@ -268,20 +268,18 @@ impl Config {
         })
     }
 
-    /// Expansion for computed defaults, where an error yields the text as is.
+    /// Expansion for computed defaults, where an error yields the text as
+    /// is. Only configured values are visible, as when Postfix computes
+    /// these defaults at start-up: `myhostname = h.${compatibility_level:x}`
+    /// gives `mydomain = x` unless main.cf sets compatibility_level.
     fn expand_quiet(&self, text: &str) -> String {
-        let defaults_only = |name: &str| {
+        let configured = |name: &str| {
             self.overrides
                 .get(name)
                 .or_else(|| self.main.entry(name).map(|e| &e.value))
                 .cloned()
-                .or_else(|| {
-                    params::lookup(name)
-                        .filter(|d| d.kind != Kind::Computed)
-                        .map(|d| d.default.to_string())
-                })
         };
-        expand::expand(text, &defaults_only).unwrap_or_else(|_| text.to_string())
+        expand::expand(text, &configured).unwrap_or_else(|_| text.to_string())
     }
 
     fn where_(&self, name: &str) -> String {
@@ -445,6 +443,16 @@ mod tests {
         assert_eq!(c.get("mydomain").unwrap(), "example.com");
         assert_eq!(c.time(&params::MAX_IDLE).unwrap(), Duration::from_secs(100));
         assert!(c.bool(&params::SMTPUTF8_ENABLE).is_ok());
+    }
+
+    #[test]
+    fn computed_defaults_see_only_configured_values() {
+        let c = cfg("myhostname = h.${compatibility_level:x}\n");
+        assert_eq!(c.get("mydomain").unwrap(), "x");
+        let c = cfg("myhostname = h.${compatibility_level:x}\ncompatibility_level = 2\n");
+        assert_eq!(c.get("mydomain").unwrap(), "");
+        let c = cfg("compatibility_level = 3.6\n");
+        assert_eq!(c.get("mynetworks_style").unwrap(), "host");
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!
 //! `-e name=value` replaces the logical line that sets `name` with
 //! `name = value`; comment and blank lines inside the old logical line
-//! stay after it. A name that main.cf does not set is appended at the end
+//! stay after it. Every logical line that sets the name is changed, with
+//! a warning (`multiple entries for "name"`) when there are several. A name that main.cf does not set is appended at the end
 //! of the file, in the order of the command line. When a name is given
 //! twice, the last one wins, with a warning. `-X name` removes the logical
 //! line (its inner comments stay); `-# name` puts `#` in front of each of
@@ -65,7 +66,8 @@ struct Change {
     name: String,
     /// The new value (`-e` only).
     value: String,
-    done: bool,
+    /// How many logical lines set it.
+    found: usize,
 }
 
 /// Parses the command-line words of an edit.
@@ -90,7 +92,7 @@ fn changes(edit: Edit, args: &[String]) -> Result<Vec<Change>> {
             Change {
                 name,
                 value,
-                done: false,
+                found: 0,
             },
             a,
         ));
@@ -101,10 +103,11 @@ fn changes(edit: Edit, args: &[String]) -> Result<Vec<Change>> {
 /// The new text of main.cf.
 #[cfg(test)]
 fn edit_text(text: &str, edit: Edit, args: &[String]) -> Result<String> {
-    Ok(apply(text, edit, changes(edit, args)?))
+    Ok(apply(text, "./main.cf", edit, changes(edit, args)?))
 }
 
-fn apply(text: &str, edit: Edit, mut changes: Vec<Change>) -> String {
+/// Applies the changes; `path` names the file in warnings.
+fn apply(text: &str, path: &str, edit: Edit, mut changes: Vec<Change>) -> String {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut out = String::with_capacity(text.len() + 64);
     let mut next = 0;
@@ -128,7 +131,10 @@ fn apply(text: &str, edit: Edit, mut changes: Vec<Change>) -> String {
             span.iter().for_each(|line| out.push_str(line));
             continue;
         };
-        change.done = true;
+        change.found += 1;
+        if change.found == 2 {
+            warning!("{path}: multiple entries for \"{}\"", change.name);
+        }
         match edit {
             Edit::Set => {
                 out.push_str(&format!("{} = {}\n", change.name, change.value));
@@ -155,7 +161,7 @@ fn apply(text: &str, edit: Edit, mut changes: Vec<Change>) -> String {
         out.push_str(line);
     }
     if edit == Edit::Set {
-        for c in changes.iter().filter(|c| !c.done) {
+        for c in changes.iter().filter(|c| c.found == 0) {
             out.push_str(&format!("{} = {}\n", c.name, c.value));
         }
     }
@@ -168,7 +174,7 @@ pub fn edit_main(dir: &str, edit: Edit, args: &[String]) -> Result<()> {
     // Check the request before touching the file.
     let changes = changes(edit, args)?;
     let text = read_for_edit(&path)?;
-    write_file(&path, &apply(&text, edit, changes))
+    write_file(&path, &apply(&text, &path, edit, changes))
 }
 
 #[cfg(test)]

@@ -67,8 +67,9 @@ pub enum MacroError {
         before: String,
         after: String,
     },
-    /// Values nested too deep; holds the name or text at that depth.
-    Nesting(String),
+    /// Values nested too deep; holds the names and texts that were met
+    /// beyond that depth, each reported on a line of its own.
+    Nesting(Vec<String>),
 }
 
 impl fmt::Display for MacroError {
@@ -81,7 +82,13 @@ impl fmt::Display for MacroError {
                 before,
                 after,
             } => write!(f, "{what} at: \"...{before}>>>{after}\""),
-            MacroError::Nesting(t) => write!(f, "unreasonable macro call nesting: \"{t}\""),
+            MacroError::Nesting(v) => {
+                let lines: Vec<String> = v
+                    .iter()
+                    .map(|t| format!("unreasonable macro call nesting: \"{t}\""))
+                    .collect();
+                f.write_str(&lines.join("\n"))
+            }
         }
     }
 }
@@ -93,16 +100,25 @@ pub type Lookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
 pub fn evaluate(text: &str, lookup: &Lookup<'_>) -> Result<String, MacroError> {
     let mut w = Walker {
         action: Action::Evaluate(lookup),
+        level: 0,
+        nested: Vec::new(),
     };
-    w.text(text, 0)
+    let r = w.text(text);
+    if w.nested.is_empty() {
+        r
+    } else {
+        Err(MacroError::Nesting(w.nested))
+    }
 }
 
 /// Calls `visit` for every parameter name in `text`, in every branch.
 pub fn scan(text: &str, visit: &mut dyn FnMut(&str)) -> Result<(), MacroError> {
     let mut w = Walker {
         action: Action::Scan(visit),
+        level: 0,
+        nested: Vec::new(),
     };
-    w.text(text, 0).map(drop)
+    w.text(text).map(drop)
 }
 
 enum Action<'a, 'b> {
@@ -110,8 +126,16 @@ enum Action<'a, 'b> {
     Scan(&'b mut dyn FnMut(&str)),
 }
 
+/// Walks a text. Beyond [`MAX_NESTING`], Postfix reports each literal
+/// text it meets and goes on, and stops at the next `$name` (reporting
+/// the name) or `${...}` (reporting what is inside the braces, only if
+/// nothing was reported yet); the
+/// depth is not restored after a reported problem, so everything that
+/// follows is beyond the limit too. `level` and `nested` reproduce that.
 struct Walker<'a, 'b> {
     action: Action<'a, 'b>,
+    level: usize,
+    nested: Vec<String>,
 }
 
 fn is_name_byte(c: u8) -> bool {
@@ -266,35 +290,48 @@ impl Walker<'_, '_> {
         matches!(self.action, Action::Scan(_))
     }
 
-    /// Expands (or scans) `text` at nesting depth `level`.
-    fn text(&mut self, text: &str, level: usize) -> Result<String, MacroError> {
+    /// Whether the walk is deeper than Postfix allows.
+    fn too_deep(&self) -> bool {
+        self.level > MAX_NESTING
+    }
+
+    /// Stops the walk; [`evaluate`] reports what `nested` holds.
+    fn stop(&mut self, report: Option<&str>) -> MacroError {
+        if let Some(r) = report {
+            self.nested.push(r.to_string());
+        }
+        MacroError::Nesting(Vec::new())
+    }
+
+    /// Expands (or scans) `text` at the current depth.
+    fn text(&mut self, text: &str) -> Result<String, MacroError> {
         let b = text.as_bytes();
         let mut out = String::new();
         let mut i = 0;
         while i < b.len() {
             let Some(off) = text[i..].find('$') else {
-                self.literal(&text[i..], level, &mut out)?;
+                self.literal(&text[i..], &mut out);
                 break;
             };
             if off > 0 {
-                self.literal(&text[i..i + off], level, &mut out)?;
+                self.literal(&text[i..i + off], &mut out);
             }
             i += off + 1;
             match b.get(i) {
                 Some(b'$') => {
-                    self.literal("$", level, &mut out)?;
+                    self.literal("$", &mut out);
                     i += 1;
                 }
                 Some(b'{' | b'(') => {
                     let close =
                         matching(text, i).ok_or_else(|| MacroError::Truncated(text.to_string()))?;
                     let inner = &text[i + 1..close];
-                    out.push_str(&self.braced(inner, text, level)?);
+                    out.push_str(&self.braced(inner, text)?);
                     i = close + 1;
                 }
                 Some(&c) if is_name_byte(c) => {
                     let n = text[i..].bytes().take_while(|&c| is_name_byte(c)).count();
-                    out.push_str(&self.name(&text[i..i + n], level)?);
+                    out.push_str(&self.name(&text[i..i + n])?);
                     i += n;
                 }
                 _ => return Err(MacroError::EmptyName(text.to_string())),
@@ -303,29 +340,40 @@ impl Walker<'_, '_> {
         Ok(out)
     }
 
-    fn literal(&mut self, s: &str, level: usize, out: &mut String) -> Result<(), MacroError> {
-        if level > MAX_NESTING {
-            return Err(MacroError::Nesting(s.to_string()));
+    fn literal(&mut self, s: &str, out: &mut String) {
+        if self.too_deep() {
+            self.nested.push(s.to_string());
+        } else {
+            out.push_str(s);
         }
-        out.push_str(s);
-        Ok(())
     }
 
     /// `$name`: the expansion of the named value.
-    fn name(&mut self, name: &str, level: usize) -> Result<String, MacroError> {
-        if level > MAX_NESTING {
-            return Err(MacroError::Nesting(name.to_string()));
+    fn name(&mut self, name: &str) -> Result<String, MacroError> {
+        if self.too_deep() {
+            return Err(self.stop(Some(name)));
         }
-        match &mut self.action {
+        self.value_of(name)
+    }
+
+    /// The expansion of the value of `name`, one level deeper.
+    fn value_of(&mut self, name: &str) -> Result<String, MacroError> {
+        let raw = match &mut self.action {
             Action::Scan(visit) => {
                 visit(name);
-                Ok(String::new())
+                return Ok(String::new());
             }
-            Action::Evaluate(lookup) => match lookup(name) {
-                Some(raw) => self.text(&raw, level + 1),
-                None => Ok(String::new()),
-            },
+            Action::Evaluate(lookup) => lookup(name),
+        };
+        let Some(raw) = raw else {
+            return Ok(String::new());
+        };
+        self.level += 1;
+        let r = self.text(&raw);
+        if self.nested.is_empty() {
+            self.level -= 1;
         }
+        r
     }
 
     /// Whether the raw value of `name` is non-empty (and, when scanning,
@@ -341,11 +389,15 @@ impl Walker<'_, '_> {
     }
 
     /// The inside of `${...}` or `$(...)`.
-    fn braced(&mut self, inner: &str, text: &str, level: usize) -> Result<String, MacroError> {
+    fn braced(&mut self, inner: &str, text: &str) -> Result<String, MacroError> {
         let b = inner.as_bytes();
         let p = skip_space(inner, 0);
+        if self.too_deep() {
+            let report = self.nested.is_empty().then_some(inner);
+            return Err(self.stop(report));
+        }
         if p < b.len() && b[p] == b'{' {
-            return self.relational(inner, p, text, level);
+            return self.relational(inner, p, text);
         }
         let n = inner[p..].bytes().take_while(|&c| is_name_byte(c)).count();
         if n == 0 {
@@ -354,47 +406,33 @@ impl Walker<'_, '_> {
         let name = &inner[p..p + n];
         let q = skip_space(inner, p + n);
         if q == b.len() {
-            return self.name(name, level);
+            return self.value_of(name);
         }
         let op = b[q];
         if op != b'?' && op != b':' {
             return Err(syntax("attribute name syntax error", inner, p, p + n, q));
         }
-        if level > MAX_NESTING {
-            return Err(MacroError::Nesting(name.to_string()));
-        }
         let set = self.is_set(name);
         let br = branches(inner, q + 1, op, text)?;
-        self.choose(br, set, level)
+        self.choose(br, set)
     }
 
     /// Expands the branch that `truth` selects; scans both.
-    fn choose(
-        &mut self,
-        br: Branches<'_>,
-        truth: bool,
-        level: usize,
-    ) -> Result<String, MacroError> {
+    fn choose(&mut self, br: Branches<'_>, truth: bool) -> Result<String, MacroError> {
         if self.scanning() {
             for v in [br.when_true, br.when_false].into_iter().flatten() {
-                self.text(v, level)?;
+                self.text(v)?;
             }
             return Ok(String::new());
         }
         match if truth { br.when_true } else { br.when_false } {
-            Some(v) => self.text(v, level),
+            Some(v) => self.text(v),
             None => Ok(String::new()),
         }
     }
 
     /// `{a} OP {b} ? {t} : {f}`, starting at `inner[p] == '{'`.
-    fn relational(
-        &mut self,
-        inner: &str,
-        p: usize,
-        text: &str,
-        level: usize,
-    ) -> Result<String, MacroError> {
+    fn relational(&mut self, inner: &str, p: usize, text: &str) -> Result<String, MacroError> {
         let b = inner.as_bytes();
         let truncated = || MacroError::Truncated(text.to_string());
         let close = matching(inner, p).ok_or_else(truncated)?;
@@ -409,8 +447,8 @@ impl Walker<'_, '_> {
         }
         let close2 = matching(inner, r).ok_or_else(truncated)?;
         let right = &inner[r + 1..close2];
-        let left = self.text(left, level)?;
-        let right = self.text(right, level)?;
+        let left = self.text(left)?;
+        let right = self.text(right)?;
         let s = skip_space(inner, close2 + 1);
         if s == b.len() {
             // A bare comparison is "true" or nothing.
@@ -427,7 +465,7 @@ impl Walker<'_, '_> {
         }
         let truth = !self.scanning() && compare(&left, op, &right);
         let br = branches(inner, s + 1, op2, text)?;
-        self.choose(br, truth, level)
+        self.choose(br, truth)
     }
 }
 
@@ -549,11 +587,37 @@ mod tests {
             let vars = chain(n);
             let map: HashMap<String, String> = vars.into_iter().collect();
             let got = evaluate("$p0", &|k| map.get(k).cloned()).map_err(|e| match e {
-                MacroError::Nesting(t) => t,
+                MacroError::Nesting(t) => t.join("|"),
                 other => other.to_string(),
             });
             assert_eq!(got, want, "chain of {n}");
         }
+    }
+
+    #[test]
+    fn nesting_reports_as_postfix_does() {
+        let nested = |text: &str, vars: &[(&str, &str)]| -> String {
+            let map: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            match evaluate(text, &|n| map.get(n).cloned()) {
+                Err(MacroError::Nesting(v)) => v.join("|"),
+                other => format!("{other:?}"),
+            }
+        };
+        let v = [("o", "a $o b")];
+        assert_eq!(nested("a $o b", &v), "a |o");
+        let v = [("o", "a ${o} b")];
+        assert_eq!(nested("a ${o} b", &v), "a ");
+        let v = [("o", "${o}")];
+        assert_eq!(nested("${o}", &v), "o");
+        let v = [("o", "x $r y $o z"), ("r", "r")];
+        assert_eq!(nested("x $r y $o z", &v), "r| y |o");
+        let v = [("o", "$(i) permit $(o)"), ("i", "all")];
+        assert_eq!(nested("$(i) permit $(o)", &v), "all| permit ");
+        let v = [("o", "$i permit $o tail"), ("i", "all")];
+        assert_eq!(nested("$i permit $o tail", &v), "all| permit |o");
     }
 
     #[test]

@@ -101,8 +101,9 @@ pub struct Entry {
     /// The command and its arguments; never empty.
     pub args: Vec<Arg>,
     /// The `-o` settings of this service, sorted by name, the last value
-    /// of each name. Postfix keeps one set per `service/type`, so two
-    /// entries for the same service share the settings of both.
+    /// of each name. Postfix keeps one set per `service/type`, made by the
+    /// first entry that has settings: that entry and later ones for the
+    /// same service share the settings of all of them.
     pub dict: Vec<(String, String)>,
 }
 
@@ -425,14 +426,26 @@ impl MasterFile {
 
     /// Parses master.cf text; `path` names it in messages.
     pub fn parse(path: &str, text: &str) -> Result<MasterFile> {
+        MasterFile::parse_with(path, text, true)
+    }
+
+    /// Like [`MasterFile::parse`], for editing: a logical line that
+    /// starts with whitespace is kept without a warning.
+    pub fn parse_quietly(path: &str, text: &str) -> Result<MasterFile> {
+        MasterFile::parse_with(path, text, false)
+    }
+
+    fn parse_with(path: &str, text: &str, warn: bool) -> Result<MasterFile> {
         let lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
         let mut entries: Vec<Entry> = Vec::new();
         for l in config::main_cf::logical_lines(text) {
             if l.text.starts_with(char::is_whitespace) {
-                warning!(
-                    "{path}: logical line must not start with whitespace: \"{}\"",
-                    l.text
-                );
+                if warn {
+                    warning!(
+                        "{path}: logical line must not start with whitespace: \"{}\"",
+                        l.text
+                    );
+                }
                 continue;
             }
             let mut e = parse_entry(&l.text, path, l.first + 1)?;
@@ -444,10 +457,18 @@ impl MasterFile {
             }
             entries.push(e);
         }
-        // One set of settings per service/type.
+        // One set of settings per service/type, which exists from the
+        // first entry that has settings of its own.
         for i in 0..entries.len() {
             let mut dict: Vec<(String, String)> = Vec::new();
-            for other in entries.iter().filter(|o| o.id() == entries[i].id()) {
+            let id = entries[i].id();
+            if !entries[..=i]
+                .iter()
+                .any(|o| o.id() == id && o.settings().next().is_some())
+            {
+                continue;
+            }
+            for other in entries.iter().filter(|o| o.id() == id) {
                 for (n, v) in other.settings() {
                     match dict.iter_mut().find(|(k, _)| k == n) {
                         Some(e) => e.1 = v.to_string(),
@@ -457,6 +478,12 @@ impl MasterFile {
             }
             dict.sort();
             entries[i].dict = dict;
+        }
+        // A program sets these itself; Postfix drops them (and
+        // names::Table::analyze reports them).
+        for e in &mut entries {
+            e.dict
+                .retain(|(n, _)| !crate::names::READ_ONLY.contains(&n.as_str()));
         }
         Ok(MasterFile {
             path: path.to_string(),

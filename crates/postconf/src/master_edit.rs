@@ -201,20 +201,14 @@ fn set_param(e: &mut Entry, name: &str, value: Option<&str>) {
                 }
             }
             if !replaced {
-                // After the last option, before the first plain argument.
-                let at = e
-                    .args
+                // After the last option, before the first other argument.
+                let at = 1 + e.args[1..]
                     .iter()
-                    .rposition(|a| matches!(a, Arg::Override { .. }))
-                    .map_or_else(
-                        || {
-                            1 + e.args[1..]
-                                .iter()
-                                .take_while(|a| matches!(a, Arg::Word(w) if w.starts_with('-') && w != "--"))
-                                .count()
-                        },
-                        |i| i + 1,
-                    );
+                    .take_while(|a| match a {
+                        Arg::Override { .. } => true,
+                        Arg::Word(w) => w.starts_with('-') && w != "--" && w != "-",
+                    })
+                    .count();
                 e.args.insert(at, Arg::setting(name, v));
             }
         }
@@ -274,7 +268,7 @@ pub fn edit(dir: &str, mode: Mode, edit: Edit, args: &[String]) -> Result<()> {
     if mode == Mode::Master {
         let mut reqs = service_requests(&path, edit, args)?;
         let text = read_for_edit(&path)?;
-        m = MasterFile::parse(&path, &text)?;
+        m = MasterFile::parse_quietly(&path, &text)?;
         actions = vec![Action::Keep; m.entries.len()];
         for (e, action) in m.entries.iter().zip(actions.iter_mut()) {
             for r in reqs.iter_mut() {
@@ -298,7 +292,7 @@ pub fn edit(dir: &str, mode: Mode, edit: Edit, args: &[String]) -> Result<()> {
     } else {
         let mut reqs = item_requests(mode, edit, args)?;
         let text = read_for_edit(&path)?;
-        m = MasterFile::parse(&path, &text)?;
+        m = MasterFile::parse_quietly(&path, &text)?;
         actions = vec![Action::Keep; m.entries.len()];
         for (e, action) in m.entries.iter().zip(actions.iter_mut()) {
             let mut new = e.clone();

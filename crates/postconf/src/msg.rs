@@ -69,10 +69,15 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Prints `PROGRAM: warning: text`.
+/// Prints `PROGRAM: warning: text`; each line of a text with several
+/// lines is a warning of its own.
 pub fn warn(args: fmt::Arguments<'_>) {
-    let line = format!("{}: warning: {}\n", program(), printable(&args.to_string()));
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    let text = args.to_string();
+    let mut out = String::new();
+    for line in text.split('\n') {
+        out.push_str(&format!("{}: warning: {}\n", program(), printable(line)));
+    }
+    let _ = std::io::stderr().lock().write_all(out.as_bytes());
 }
 
 /// Prints `PROGRAM: text` (getopt's complaints have no severity).

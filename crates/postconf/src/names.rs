@@ -28,9 +28,12 @@
 //! (except those of the parameters that are never expanded, such as
 //! `mailbox_command`, and the read-only ones, such as `process_id`, whose
 //! setting is reported) and every master.cf `-o` value, and reports each
-//! `$name` that nothing defines as `undefined parameter`. Then it expands
-//! the main.cf value of every parameter in use, which ends the program on
-//! a loop or a syntax error, as `macro processing error`.
+//! `$name` that nothing defines as `undefined parameter`, and expands the
+//! value of every built-in and per-service parameter, which ends the
+//! program on a loop or a syntax error, as `macro processing error`. The
+//! classes that `smtpd_restriction_classes` lists are in use too, and
+//! reported when nothing defines them; a master.cf setting of it is
+//! expanded with the entry's own settings only, as Postfix does.
 //!
 //! A main.cf setting or master.cf `-o` setting whose name is in no class
 //! is reported as `unused parameter: name=value` after the output.
@@ -44,7 +47,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::master::MasterFile;
+use crate::master::{Entry, MasterFile};
 use crate::msg::{self, Result, fatal, warning};
 use crate::print::Values;
 use crate::settings::Settings;
@@ -227,9 +230,16 @@ impl Table {
         names.into_iter().collect()
     }
 
-    /// Whether a name counts as defined for `undefined parameter`.
-    fn defined(&self, name: &str, settings: &Settings, master_names: &HashSet<&str>) -> bool {
-        self.class(name).is_some() || settings.contains(name) || master_names.contains(name)
+    /// Whether a name counts as defined for `undefined parameter`, in
+    /// main.cf (where master.cf settings count) or in a master.cf entry
+    /// (where only the entry's own settings do).
+    fn defined(&self, name: &str, settings: &Settings, scope: Scope<'_>) -> bool {
+        self.class(name).is_some()
+            || settings.contains(name)
+            || match scope {
+                Scope::Main(master_names) => master_names.contains(name),
+                Scope::Entry(e) => e.dict.iter().any(|(k, _)| k == name),
+            }
     }
 
     /// Finds the names in use, silently.
@@ -242,12 +252,12 @@ impl Table {
         let mut used = Used::default();
         for (i, e) in master.entries.iter().enumerate() {
             let own = e.settings_sorted();
-            for (_, v) in &own {
+            for (_, v) in own.iter().filter(|(n, _)| !RAW.contains(n)) {
                 for n in names_in(v) {
                     if own.iter().any(|(k, _)| *k == n) {
                         used.locally.insert((i, n));
                     } else {
-                        used.names.push(n);
+                        used.by_master.push(n);
                     }
                 }
             }
@@ -258,16 +268,20 @@ impl Table {
                 used.names.extend(names_in(&s.value));
             }
         }
-        for (raw, _) in restriction_class_lists(settings, master) {
-            if let Ok(v) = values.try_expand(&raw) {
-                used.names.extend(class_names(&v).map(str::to_string));
+        if let Some(v) = main_classes(settings) {
+            used.names.extend(class_names(&v).map(str::to_string));
+        }
+        for e in &master.entries {
+            for (n, v) in e.settings_sorted() {
+                if n == RESTRICTION_CLASSES {
+                    used.by_master.extend(master_classes(e, v));
+                }
             }
         }
         // Settings of database tables named as in `ldap:corp`.
-        let in_use = |n: &str| self.class(n).is_some() || used.names.iter().any(|u| u == n);
         let mut prefixed = Vec::new();
         for s in settings.entries() {
-            if in_use(&s.name)
+            if matches!(self.class(&s.name), Some(Class::Builtin | Class::Service))
                 && let Ok(v) = values.try_expand(&s.value)
             {
                 prefixed.extend(
@@ -283,7 +297,8 @@ impl Table {
 
     /// Finds the user-defined names and reports undefined references,
     /// read-only settings, database configuration files with unknown
-    /// settings, and values that cannot be expanded.
+    /// settings, and values that cannot be expanded, setting by setting:
+    /// master.cf first, then main.cf.
     pub fn analyze(
         &self,
         settings: &Settings,
@@ -296,12 +311,14 @@ impl Table {
             .iter()
             .flat_map(|e| e.settings().map(|(n, _)| n))
             .collect();
-        let in_use = |n: &str| self.class(n).is_some() || used.names.iter().any(|u| u == n);
-        let warn_undefined = |text: &str, file: &str| {
+        // Only built-in and per-service parameters must expand, and only
+        // their values name database tables that are checked.
+        let must_expand = |n: &str| matches!(self.class(n), Some(Class::Builtin | Class::Service));
+        let warn_undefined = |text: &str, file: &str, scope: Scope<'_>| {
             let mut names = Vec::new();
             let result = expand::scan(text, &mut |n| names.push(n.to_string()));
             for n in &names {
-                if !self.defined(n, settings, &master_names) {
+                if !self.defined(n, settings, scope) {
                     warning!("{file}: undefined parameter: {n}");
                 }
             }
@@ -311,12 +328,37 @@ impl Table {
         };
         let mut checked = dbms::Checked::new();
         for e in &master.entries {
+            let mut own_read_only: Vec<(&str, &str)> = Vec::new();
+            for (n, v) in e.settings().filter(|(n, _)| READ_ONLY.contains(n)) {
+                match own_read_only.iter_mut().find(|(k, _)| *k == n) {
+                    Some(x) => x.1 = v,
+                    None => own_read_only.push((n, v)),
+                }
+            }
+            for (n, v) in own_read_only {
+                warning!("{}: read-only parameter assignment: {n}={v}", master.path);
+            }
             for (n, v) in e.settings_sorted() {
-                warn_undefined(v, &master.path);
-                if in_use(n)
-                    && let Ok(v) = values.try_expand_in(e, v)
+                if RAW.contains(&n) {
+                    continue;
+                }
+                warn_undefined(v, &master.path, Scope::Entry(e));
+                if n == RESTRICTION_CLASSES {
+                    for c in master_classes(e, v) {
+                        if !self.defined(&c, settings, Scope::Entry(e)) {
+                            warning!("{}: undefined parameter: {c}", master.path);
+                        }
+                    }
+                }
+                if must_expand(n)
+                    && let Ok(x) = values.try_expand_in(e, v)
                 {
-                    dbms::check_value(&v, &mut checked)?;
+                    dbms::check_value(&x, &mut checked)?;
+                }
+                if must_expand(n)
+                    && let Err(err) = values.try_expand_in(e, v)
+                {
+                    macro_error(&err)?;
                 }
             }
         }
@@ -334,40 +376,32 @@ impl Table {
             if RAW.contains(&n) {
                 continue;
             }
-            warn_undefined(&s.value, &settings.path);
-            if in_use(n)
-                && let Ok(v) = values.try_expand(&s.value)
+            warn_undefined(&s.value, &settings.path, Scope::Main(&master_names));
+            if must_expand(n)
+                && let Ok(x) = values.try_expand(&s.value)
             {
-                dbms::check_value(&v, &mut checked)?;
+                dbms::check_value(&x, &mut checked)?;
             }
-        }
-        for (raw, file) in restriction_class_lists(settings, master) {
-            let value = match values.try_expand(&raw) {
-                Ok(v) => v,
-                Err(e) => return macro_error(&e).map(|()| Used::default()),
-            };
-            for n in class_names(&value) {
-                if !self.defined(n, settings, &master_names) {
-                    warning!("{file}: undefined parameter: {n}");
-                }
-            }
-        }
-        // The value of every parameter in use must expand.
-        for s in settings.entries() {
-            let n = s.name.as_str();
-            if READ_ONLY.contains(&n) || RAW.contains(&n) || !in_use(n) {
-                continue;
-            }
-            if let Err(e) = values.try_expand(&s.value) {
+            if must_expand(n)
+                && let Err(e) = values.try_expand(&s.value)
+            {
                 macro_error(&e)?;
             }
         }
-        for e in &master.entries {
-            for (n, v) in e.settings_sorted() {
-                if in_use(n)
-                    && let Err(err) = values.try_expand_in(e, v)
-                {
-                    macro_error(&err)?;
+        // Postfix stores the computed myhostname or mydomain among the
+        // main.cf settings, so a `$` that the computation produced (from
+        // `$$` in the other one) counts as a reference.
+        for n in ["myhostname", "mydomain"] {
+            if !settings.contains(n)
+                && let Some(v) = values.default_of(n).filter(|v| v.contains('$'))
+            {
+                warn_undefined(&v, &settings.path, Scope::Main(&master_names));
+            }
+        }
+        if let Some(value) = main_classes(settings) {
+            for n in class_names(&value) {
+                if !self.defined(n, settings, Scope::Main(&master_names)) {
+                    warning!("{}: undefined parameter: {n}", settings.path);
                 }
             }
         }
@@ -376,13 +410,15 @@ impl Table {
 
     /// Records the names that [`Table::analyze`] found in use.
     pub fn set_used(&mut self, used: Used, settings: &Settings) {
-        self.used.extend(used.names);
-        self.used_locally.extend(used.locally);
         for s in settings.entries() {
-            if self.class(&s.name).is_none() && self.used.contains(&s.name) {
+            if self.class(&s.name).is_none()
+                && (used.names.contains(&s.name) || used.by_master.contains(&s.name))
+            {
                 self.user.insert(s.name.clone());
             }
         }
+        self.used.extend(used.names);
+        self.used_locally.extend(used.locally);
     }
 
     /// Reports main.cf settings that nothing uses.
@@ -414,35 +450,25 @@ impl Table {
     }
 }
 
+/// Where a reference is made.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    Main(&'a HashSet<&'a str>),
+    Entry(&'a Entry),
+}
+
 /// The names that main.cf and master.cf use.
 #[derive(Debug, Clone, Default)]
 pub struct Used {
-    /// Names used anywhere, and the settings of database tables that
+    /// Names that main.cf uses, and the settings of database tables that
     /// values name as `type:name`.
     names: Vec<String>,
+    /// Names that master.cf settings use, other than the entry's own: they
+    /// make main.cf settings used, not other entries' settings.
+    by_master: Vec<String>,
     /// `(entry, name)`: settings of a master.cf entry that the entry's
     /// other settings refer to.
     locally: HashSet<(usize, String)>,
-}
-
-/// The `smtpd_restriction_classes` values of main.cf and of each
-/// master.cf entry, with the file each comes from.
-fn restriction_class_lists<'a>(
-    settings: &'a Settings,
-    master: &'a MasterFile,
-) -> Vec<(String, &'a str)> {
-    let mut v: Vec<(String, &str)> = Vec::new();
-    if let Some(x) = settings.get(RESTRICTION_CLASSES) {
-        v.push((x.to_string(), &settings.path));
-    }
-    for e in &master.entries {
-        for (n, x) in e.settings_sorted() {
-            if n == RESTRICTION_CLASSES {
-                v.push((x.to_string(), &master.path));
-            }
-        }
-    }
-    v
 }
 
 /// The class names in an expanded `smtpd_restriction_classes` value.
@@ -450,6 +476,22 @@ fn class_names(value: &str) -> impl Iterator<Item = &str> {
     value
         .split([',', ' ', '\t', '\r', '\n'])
         .filter(|w| !w.is_empty())
+}
+
+/// The main.cf `smtpd_restriction_classes` value, expanded with main.cf
+/// settings only (defaults are not visible there in Postfix).
+fn main_classes(settings: &Settings) -> Option<String> {
+    let raw = settings.get(RESTRICTION_CLASSES)?;
+    let lookup = |n: &str| settings.get(n).map(str::to_string);
+    Some(expand::evaluate(raw, &lookup).unwrap_or_default())
+}
+
+/// The classes that a master.cf `smtpd_restriction_classes` setting
+/// lists: Postfix expands it with the entry's own settings only.
+fn master_classes(e: &Entry, value: &str) -> Vec<String> {
+    let lookup = |n: &str| e.dict.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let expanded = expand::evaluate(value, &lookup).unwrap_or_default();
+    class_names(&expanded).map(str::to_string).collect()
 }
 
 /// Reports a value that cannot be expanded, and ends the program.

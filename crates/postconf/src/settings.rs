@@ -10,8 +10,9 @@
 //!
 //! ## DESCRIPTION
 //! The `name = value` settings of main.cf, in the order in which each name
-//! first appears; a later definition replaces the value and is reported
-//! as `DIR/main.cf, line N: overriding earlier entry: name=old`. A logical
+//! first appears; a later definition replaces the value and, when the
+//! value changes, is reported as `DIR/main.cf, line N: overriding earlier
+//! entry: name=old`. A logical
 //! line that starts with whitespace is skipped with a warning; a line
 //! without `=` ends the program with Postfix's message.
 //!
@@ -105,7 +106,7 @@ impl Settings {
                 Ok(nv) => nv,
                 Err(why) => return fatal!("{}, line {}: {}", self.path, l.first + 1, why),
             };
-            if let Some(old) = self.get(name) {
+            if let Some(old) = self.get(name).filter(|old| *old != value) {
                 warning!(
                     "{}, line {}: overriding earlier entry: {}={}",
                     self.path,

@@ -11,8 +11,8 @@
 //! /etc/postfix) and does what the options ask, reading only what that
 //! needs, as Postfix does:
 //!
-//! - `-a`, `-A`, `-l` read nothing; `-m` reads main.cf and checks it
-//!   ([`crate::validate`]).
+//! - `-a`, `-A`, `-l` read nothing; `-m`, `-b` and `-t` read main.cf and
+//!   check it first ([`crate::validate`]).
 //! - Edits read and rewrite one file and check nothing else.
 //! - `-d` reads master.cf only (for the per-service names).
 //! - Otherwise main.cf and master.cf are read, the names in use are found
@@ -51,6 +51,10 @@ pub fn run(opts: &Options, out: &mut Vec<u8>) -> Result<()> {
             return Ok(());
         }
         Mode::Bounce { expand } => {
+            // Like -m, the start-up checks of main.cf come first.
+            let settings = Settings::read(&dir, explicit)?;
+            let table = Table::new(&MasterFile::default());
+            validate::check(&Values::new(&settings, &table, &dir, false))?;
             return crate::bounce::show(&dir, opts.args.first().map(String::as_str), expand, out);
         }
         Mode::Tls => return fatal!("-T is not supported yet"),

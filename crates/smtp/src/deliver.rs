@@ -338,7 +338,7 @@ fn attempt(
         };
         match proto::handshake(&mut sess, &client, &plan.peer, agent.s.timeouts.starttls) {
             Ok(status) => {
-                if let Err(why) = tls_verdict(&sess, plan, &status) {
+                if let Err(why) = tls_verdict(&sess, plan, &status, agent.s.tls.loglevel) {
                     d.reached = true;
                     d.fail_all(&sess.relay(), &why, last);
                     return Attempt::Session;
@@ -398,7 +398,7 @@ fn attempt(
             };
             match proto::start_tls(&mut sess, &client, &plan.peer, &agent.s) {
                 Ok(status) => {
-                    if let Err(why) = tls_verdict(&sess, plan, &status) {
+                    if let Err(why) = tls_verdict(&sess, plan, &status, agent.s.tls.loglevel) {
                         d.fail_all(&sess.relay(), &why, last);
                         proto::quit(sess, &agent.s);
                         return Attempt::Session;
@@ -459,7 +459,6 @@ fn attempt(
         match crate::sasl::credentials(agent, &run.msg.sender, hop, &host) {
             Ok(Some(creds)) => {
                 if let Err(why) = crate::sasl::authenticate(&mut sess, &creds, &agent.s) {
-                    warn!("{}: {}", d.job.req.queue_id, daemon::Untrusted(&why.text));
                     d.fail_all(&sess.relay(), &why, last);
                     proto::quit(sess, &agent.s);
                     return Attempt::Session;
@@ -604,47 +603,39 @@ fn tls_plan(
     Ok(Some(TlsPlan { peer }))
 }
 
-/// Logs the TLS session and checks it against the level.
+/// Checks the TLS session against the level and logs it as Postfix
+/// does: a verification failure always, the session itself with
+/// `smtp_tls_loglevel` 1 and up.
 fn tls_verdict(
     sess: &Session,
     plan: &TlsPlan,
     status: &std::sync::Arc<std::sync::Mutex<tls::client::PeerStatus>>,
+    loglevel: i64,
 ) -> Result<(), Why> {
     let st = status.lock().map(|s| s.clone()).unwrap_or_default();
     let level = plan.peer.level;
-    let summary = sess
-        .tls_conn()
-        .map(|c| tls::client::summary(c, &st))
-        .unwrap_or_default();
-    if let Err(reason) = st.enforce(level, !plan.peer.tlsa.is_empty()) {
-        if !st.trusted {
-            info!(
-                "certificate verification failed for {}: untrusted issuer {}",
-                sess.relay(),
-                daemon::Untrusted(&st.issuer_cn)
-            );
+    let verdict = st.enforce(level, !plan.peer.tlsa.is_empty());
+    if let Err(what) = &verdict {
+        let prefix = if what.starts_with("num=") {
+            "server certificate verification failed"
         } else {
-            info!(
-                "server certificate verification failed for {}: subject_CN={}",
-                sess.relay(),
-                daemon::Untrusted(&st.subject_cn)
-            );
-        }
+            "certificate verification failed"
+        };
+        info!("{prefix} for {}: {}", sess.relay(), daemon::Untrusted(what));
+    }
+    if loglevel >= 1 {
+        let summary = sess
+            .tls_conn()
+            .map(|c| tls::client::summary(c, &st))
+            .unwrap_or_default();
         info!(
             "{} TLS connection established to {}: {}",
             st.trust_word(level),
             sess.relay(),
             summary
         );
-        return Err(Why::soft("4.7.5", reason));
     }
-    info!(
-        "{} TLS connection established to {}: {}",
-        st.trust_word(level),
-        sess.relay(),
-        summary
-    );
-    Ok(())
+    verdict.map_err(|_| Why::soft("4.7.5", tls::client::NOT_VERIFIED))
 }
 
 #[cfg(test)]

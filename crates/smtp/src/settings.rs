@@ -86,6 +86,8 @@ pub struct TlsParams {
     pub append_default_ca: bool,
     pub cert_file: String,
     pub key_file: String,
+    /// `smtp_tls_loglevel`: 1 and up log each session.
+    pub loglevel: i64,
 }
 
 /// The SASL parameters.
@@ -333,6 +335,7 @@ impl Settings {
             append_default_ca: cfg.bool(&P::TLS_APPEND_DEFAULT_CA)?,
             cert_file: p.str(&P::SMTP_TLS_CERT_FILE, &P::LMTP_TLS_CERT_FILE)?,
             key_file: p.str(&P::SMTP_TLS_KEY_FILE, &P::LMTP_TLS_KEY_FILE)?,
+            loglevel: p.int(&P::SMTP_TLS_LOGLEVEL, &P::LMTP_TLS_LOGLEVEL)?,
         };
         let sasl = SaslParams {
             enable: p.bool(&P::SMTP_SASL_AUTH_ENABLE, &P::LMTP_SASL_AUTH_ENABLE)?,

@@ -24,7 +24,7 @@
 //! chain, which then must validate to it with a matching name). The
 //! caller enforces the level after the handshake ([`PeerStatus::enforce`])
 //! so that the delivery is deferred with Postfix's reason ("Server
-//! certificate not trusted", "Server certificate not verified") and the
+//! certificate not verified", [`NOT_VERIFIED`]) and the
 //! log says what the session was ([`PeerStatus::trust_word`]: Anonymous,
 //! Untrusted, Trusted, Verified).
 //!
@@ -66,6 +66,10 @@ pub struct ClientSettings {
     pub key_file: Option<std::path::PathBuf>,
 }
 
+/// The reason a delivery is deferred when the certificate does not
+/// satisfy the level.
+pub const NOT_VERIFIED: &str = "Server certificate not verified";
+
 /// What one session must achieve.
 #[derive(Debug, Clone)]
 pub struct PeerPolicy {
@@ -95,6 +99,8 @@ pub struct PeerStatus {
     pub dane_matched: bool,
     pub subject_cn: String,
     pub issuer_cn: String,
+    /// The issuer's name in one-line form (`/CN=Test CA`), for the log.
+    pub issuer: String,
     /// The key of the server certificate, for the log.
     pub key: Option<KeyKind>,
     /// The handshake signature, for the log.
@@ -104,15 +110,17 @@ pub struct PeerStatus {
 }
 
 impl PeerStatus {
-    /// Whether the session satisfies its level; otherwise the reason
-    /// the delivery is deferred.
-    pub fn enforce(&self, level: Level, have_tlsa: bool) -> Result<(), &'static str> {
+    /// Whether the session satisfies its level; otherwise what went
+    /// wrong, as Postfix logs it (`untrusted issuer /CN=...`,
+    /// `num=62:hostname mismatch`). The delivery is then deferred with
+    /// [`NOT_VERIFIED`].
+    pub fn enforce(&self, level: Level, have_tlsa: bool) -> Result<(), String> {
         match level {
             Level::Verify | Level::Secure => {
                 if !self.trusted {
-                    Err("Server certificate not trusted")
+                    Err(format!("untrusted issuer {}", self.issuer))
                 } else if !self.matched {
-                    Err("Server certificate not verified")
+                    Err("num=62:hostname mismatch".into())
                 } else {
                     Ok(())
                 }
@@ -121,7 +129,7 @@ impl PeerStatus {
                 if self.dane_matched {
                     Ok(())
                 } else {
-                    Err("Server certificate not verified")
+                    Err("num=65:No matching DANE TLSA records".into())
                 }
             }
             _ => Ok(()),
@@ -308,6 +316,7 @@ impl ServerCertVerifier for Verifier {
         if let Some(i) = &info {
             st.subject_cn = i.subject_cn.clone();
             st.issuer_cn = i.issuer_cn.clone();
+            st.issuer = i.issuer.clone();
             st.key = Some(i.key.clone());
             st.matched = self.names_ok(i);
         }
@@ -581,10 +590,7 @@ mod tests {
         p.match_names = vec!["mx.example.test".into()];
         let (st, _) = handshake_with(untrusted, p, "mx.pem");
         assert!(!st.dane_matched, "the anchor must be in the chain");
-        assert_eq!(
-            st.enforce(Level::Dane, true),
-            Err("Server certificate not verified")
-        );
+        assert!(st.enforce(Level::Dane, true).is_err());
     }
 
     #[test]
@@ -593,16 +599,17 @@ mod tests {
         assert_eq!(st.trust_word(Level::May), "Anonymous");
         st.presented = true;
         assert_eq!(st.trust_word(Level::May), "Untrusted");
+        st.issuer = "/CN=Test CA".into();
         assert_eq!(
             st.enforce(Level::Secure, false),
-            Err("Server certificate not trusted")
+            Err("untrusted issuer /CN=Test CA".into())
         );
         assert_eq!(st.enforce(Level::Encrypt, false), Ok(()));
         st.trusted = true;
         assert_eq!(st.trust_word(Level::May), "Trusted");
         assert_eq!(
             st.enforce(Level::Verify, false),
-            Err("Server certificate not verified")
+            Err("num=62:hostname mismatch".into())
         );
         st.matched = true;
         assert_eq!(st.enforce(Level::Verify, false), Ok(()));
@@ -610,7 +617,7 @@ mod tests {
         assert_eq!(st.trust_word(Level::May), "Trusted");
         assert_eq!(
             st.enforce(Level::Dane, true),
-            Err("Server certificate not verified")
+            Err("num=65:No matching DANE TLSA records".into())
         );
         st.dane_matched = true;
         assert_eq!(st.enforce(Level::DaneOnly, true), Ok(()));

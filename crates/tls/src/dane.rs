@@ -68,6 +68,29 @@ impl Tlsa {
         }
     }
 
+    /// The record that matches certificate `der` (what one publishes
+    /// for a server: `3 1 1` is its key's SHA-256); `None` when the
+    /// certificate cannot be read.
+    pub fn for_cert(usage: u8, selector: u8, mtype: u8, der: &[u8]) -> Option<Tlsa> {
+        let content = match selector {
+            0 => der.to_vec(),
+            1 => CertInfo::parse(der)?.spki.to_vec(),
+            _ => return None,
+        };
+        let data = match mtype {
+            0 => content,
+            1 => digest::digest(&digest::SHA256, &content).as_ref().to_vec(),
+            2 => digest::digest(&digest::SHA512, &content).as_ref().to_vec(),
+            _ => return None,
+        };
+        Some(Tlsa {
+            usage,
+            selector,
+            mtype,
+            data,
+        })
+    }
+
     /// Presentation form, `3 1 1 ABCD...`.
     pub fn to_text(&self) -> String {
         let hex: String = self.data.iter().map(|b| format!("{b:02X}")).collect();
@@ -105,6 +128,11 @@ mod tests {
             assert!(t.usable(), "{}", t.to_text());
             assert_eq!(t.matches(&der), want, "{}", t.to_text());
         }
+        for (sel, mt) in [(0, 0), (0, 1), (1, 1), (1, 2)] {
+            let t = Tlsa::for_cert(3, sel, mt, &der).unwrap();
+            assert!(t.usable() && t.matches(&der));
+        }
+        assert!(Tlsa::for_cert(3, 2, 1, &der).is_none());
         let unusable = Tlsa {
             usage: 1,
             selector: 1,

@@ -109,9 +109,49 @@ pub struct CertInfo<'a> {
     pub spki: &'a [u8],
     pub subject_cn: String,
     pub issuer_cn: String,
+    /// The issuer's whole name, one-line form.
+    pub issuer: String,
     /// subjectAltName dNSName entries, lower case.
     pub dns_names: Vec<String>,
     pub key: KeyKind,
+}
+
+/// A distinguished name in OpenSSL's one-line form, as Postfix logs
+/// it: `/C=US/O=Example/CN=Example CA`.
+fn oneline(name: &[u8]) -> String {
+    const SHORT: [(&[u8], &str); 8] = [
+        (&[0x55, 0x04, 0x06], "C"),
+        (&[0x55, 0x04, 0x08], "ST"),
+        (&[0x55, 0x04, 0x07], "L"),
+        (&[0x55, 0x04, 0x0a], "O"),
+        (&[0x55, 0x04, 0x0b], "OU"),
+        (&[0x55, 0x04, 0x03], "CN"),
+        (&[0x55, 0x04, 0x05], "serialNumber"),
+        (
+            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01],
+            "emailAddress",
+        ),
+    ];
+    let mut out = String::new();
+    let mut rdns = Reader::new(name);
+    while let Some(rdn) = rdns.next() {
+        let mut atvs = Reader::new(rdn.content);
+        while let Some(atv) = atvs.next() {
+            let mut r = Reader::new(atv.content);
+            if let (Some(oid), Some(val)) = (r.expect(OID), r.next()) {
+                let key = SHORT
+                    .iter()
+                    .find(|(o, _)| *o == oid.content)
+                    .map(|(_, k)| (*k).to_string())
+                    .unwrap_or_else(|| "UNDEF".to_string());
+                out.push('/');
+                out.push_str(&key);
+                out.push('=');
+                out.push_str(&String::from_utf8_lossy(val.content));
+            }
+        }
+    }
+    out
 }
 
 fn common_name(name: &[u8]) -> String {
@@ -237,6 +277,7 @@ impl<'a> CertInfo<'a> {
             spki: spki.whole,
             subject_cn: common_name(subject.content),
             issuer_cn: common_name(issuer.content),
+            issuer: oneline(issuer.content),
             dns_names,
             key: key_kind(spki.whole),
         })
@@ -298,6 +339,7 @@ pub(crate) mod tests {
         let c = CertInfo::parse(&der).expect("parses");
         assert_eq!(c.subject_cn, "mx.example.test");
         assert_eq!(c.issuer_cn, "Test CA");
+        assert_eq!(c.issuer, "/CN=Test CA");
         assert_eq!(
             c.dns_names,
             vec![

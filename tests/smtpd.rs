@@ -15,12 +15,12 @@ qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 discard   unix  -       -       n       -       -       discard
 proxymap  unix  -       -       n       -       -       proxymap
+flush     unix  n       -       n       1000?   0       flush
 ";
 
 const MAIN_CF: &str = "mydestination = $myhostname, localhost
 default_transport = discard:relayed
 local_transport = discard:local
-smtpd_discard_ehlo_keywords = chunking, etrn
 ";
 
 fn instance(name: &str, extra: &str) -> Instance {
@@ -317,4 +317,65 @@ fn bdat_content_is_the_bytes_sent_with_line_ends_normalized() {
         log.contains("ehlo=1 mail=4 rcpt=4 data=1 bdat=6 quit=1 commands=17"),
         "the disconnect line counts BDAT commands: {log}"
     );
+}
+
+#[test]
+fn etrn_delivers_the_mail_deferred_for_a_destination() {
+    let services = "bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+retry     unix  -       -       n       -       -       error
+";
+    let mut inst = Instance::builder("etrn-flush")
+        .master_cf(&format!("{MINIMAL_MASTER_CF}{MASTER_CF}{services}"))
+        .main_cf(
+            "mydestination = $myhostname, localhost\n\
+             default_transport = retry:4.4.1 host is down\n\
+             fast_flush_domains = far.example\n",
+        )
+        .build();
+    inst.start();
+    assert!(inst.wait_log("daemon started", Duration::from_secs(10)));
+    let mut s = TcpStream::connect(("127.0.0.1", inst.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = Vec::new();
+    read_reply(&mut s, &mut buf);
+    let mut say = |line: &str| -> Vec<String> {
+        s.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        read_reply(&mut s, &mut buf)
+    };
+    let ehlo = say("EHLO client.example");
+    assert!(ehlo.iter().any(|l| l.ends_with("ETRN")), "{ehlo:?}");
+    say("MAIL FROM:<a@client.example>");
+    say("RCPT TO:<r@far.example>");
+    say("DATA");
+    let queued = say("Subject: x\r\n\r\nbody\r\n.");
+    assert!(queued[0].starts_with("250 2.0.0 Ok: queued as"), "{queued:?}");
+    assert!(
+        inst.wait_log("status=deferred (host is down)", Duration::from_secs(20)),
+        "{}",
+        inst.log()
+    );
+    // The destination is up now; ETRN asks for its mail at once.
+    inst.write_main_cf(&inst.main_cf().replace(
+        "default_transport = retry:4.4.1 host is down",
+        "default_transport = discard:delivered",
+    ));
+    inst.postfix(&["reload"]).success();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        say("ETRN other.example"),
+        vec!["459 <other.example>: service unavailable"]
+    );
+    assert_eq!(say("ETRN far.example"), vec!["250 Queuing started"]);
+    assert!(
+        inst.wait_log("status=sent (delivered)", Duration::from_secs(20)),
+        "{}",
+        inst.log()
+    );
+    say("QUIT");
+    inst.stop();
+    let log = inst.log();
+    assert!(log.contains("flush far.example: 1 message"), "{log}");
+    assert!(!log.contains("panic"), "{log}");
 }

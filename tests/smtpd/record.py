@@ -44,7 +44,6 @@ alias_maps =
 alias_database =
 default_transport = discard:relayed
 local_transport = discard:local
-smtpd_discard_ehlo_keywords = chunking, etrn
 """
         # A script's settings replace the defaults above.
         base = [l for l in base.splitlines()
@@ -58,6 +57,7 @@ rewrite   unix  -       -       n       -       -       trivial-rewrite
 discard   unix  -       -       n       -       -       discard
 proxymap  unix  -       -       n       -       -       proxymap
 postlog   unix-dgram n  -       n       -       1       postlogd
+flush     unix  n       -       n       1000?   0       flush
 """)
     os.makedirs(os.path.join(root, "spool"))
     subprocess.run(["postfix", "-c", etc, "start"], check=True)

@@ -84,7 +84,7 @@ use std::time::{Duration, SystemTime};
 
 use daemon::server::{Client, Ctx, SingleServer, single_server_main};
 use daemon::{info, warn};
-use ipc::cleanup::{CleanupHello, CleanupReply, CleanupRequest, status};
+use ipc::cleanup::{CleanupHello, CleanupReply, CleanupRequest, flags, status};
 use queue::{Layout, Writer};
 
 use addr::Ctx as AddrCtx;
@@ -175,6 +175,14 @@ impl Cleanup {
                         out.clear();
                     }
                 }
+                CleanupRequest::Flags(f) => {
+                    let Some(st) = st.as_mut() else {
+                        return Err(unexpected("Flags"));
+                    };
+                    let f = f & !self.settings.override_mask;
+                    st.hold |= f & flags::HOLD != 0;
+                    st.discard |= f & flags::DISCARD != 0;
+                }
                 CleanupRequest::End => {
                     let Some(st) = st.as_mut() else {
                         return Err(unexpected("End"));
@@ -251,6 +259,7 @@ fn kind(r: &CleanupRequest) -> &'static str {
         CleanupRequest::Begin { .. } => "Begin",
         CleanupRequest::Envelope(_) => "Envelope",
         CleanupRequest::Content(_) => "Content",
+        CleanupRequest::Flags(_) => "Flags",
         CleanupRequest::End => "End",
     }
 }

@@ -112,6 +112,9 @@ pub enum CleanupRequest {
     Envelope(Vec<EnvelopeRecord>),
     /// Whole lines, each ending in LF.
     Content(Vec<u8>),
+    /// Flags decided once the content is in (HOLD or DISCARD from
+    /// smtpd_end_of_data_restrictions), added to those of Begin.
+    Flags(u32),
     End,
 }
 
@@ -166,6 +169,11 @@ impl Client {
             crate::write_frame(&mut self.stream, &CleanupRequest::Content(chunk))?;
         }
         Ok(())
+    }
+
+    /// Adds flags (HOLD, DISCARD) decided after the content was sent.
+    pub fn add_flags(&mut self, flags: u32) -> Result<(), crate::IpcError> {
+        crate::write_frame(&mut self.stream, &CleanupRequest::Flags(flags))
     }
 
     /// Ends the message and waits until it is queued or refused.

@@ -28,7 +28,6 @@ use ipc::cleanup::status;
 use proto::data::{BareLf, BdatDecoder};
 use proto::smtp::Reply;
 
-use crate::check::{Stage, Verdict};
 use crate::session::{Flow, Session, cleanup_reply, r};
 
 /// The state of a message being received in chunks.
@@ -131,12 +130,7 @@ impl Session<'_> {
 
     /// DATA restrictions, then the envelope and our headers to cleanup.
     fn begin_chunks(&mut self) -> Result<(), Reply> {
-        if !self.s.data_restrictions.is_empty() {
-            let list = self.s.data_restrictions.clone();
-            if let Verdict::Reject(rep) = self.restrict(&list, Stage::Data, None) {
-                return Err(rep);
-            }
-        }
+        self.data_checks()?;
         if let Err(e) = self.begin_cleanup() {
             warn!("{}: send to cleanup: {}", self.queue_id(), e);
             return Err(r(451, "4.3.0", "Error: queue file write error"));
@@ -181,6 +175,7 @@ impl Session<'_> {
 
     /// The LAST chunk arrived whole: cleanup makes the file durable.
     fn last_chunk(&mut self) -> Flow {
+        let eod = self.end_of_data_checks();
         let chunks = self.bdat.take().expect("invariant: chunks in progress");
         let mut txn = self.txn.take().expect("invariant: checked at the chunk");
         let id = txn.queue_id().to_string();
@@ -191,6 +186,8 @@ impl Session<'_> {
         let rep = if limit > 0 && dec.size > limit {
             warn!("{}: queue file size limit exceeded", id);
             r(552, "5.3.4", "Error: message file too big")
+        } else if let Err(rep) = eod {
+            rep
         } else if dec.bare_lf && self.bare_lf == BareLf::Reject {
             let code = self.s.bare_lf_reject_code;
             r(

@@ -52,6 +52,7 @@ pub enum Stage {
     Relay,
     Recipient,
     Data,
+    EndOfData,
     Etrn,
 }
 
@@ -63,15 +64,8 @@ impl Stage {
             Stage::Sender => "Sender address rejected",
             Stage::Relay | Stage::Recipient => "Recipient address rejected",
             Stage::Data => "Data command rejected",
+            Stage::EndOfData => "End-of-data rejected",
             Stage::Etrn => "Etrn command rejected",
-        }
-    }
-
-    fn command(self) -> &'static str {
-        match self {
-            Stage::Client | Stage::Helo | Stage::Sender | Stage::Relay | Stage::Recipient => "RCPT",
-            Stage::Data => "DATA",
-            Stage::Etrn => "ETRN",
         }
     }
 }
@@ -132,12 +126,20 @@ impl Session<'_> {
         )
     }
 
-    fn config_error(&self, what: &str) -> Verdict {
+    fn config_error(&self, what: &str, stage: Stage, rcpt: Option<&Addr>) -> Verdict {
         warn!(
             "unsupported smtpd restriction \"{}\" -- deferring the client",
             what
         );
-        Verdict::Reject(Reply::new(451, "4.3.5", "Server configuration error"))
+        Verdict::Reject(Reply::new(
+            451,
+            "4.3.5",
+            &format!(
+                "<{}>: {}: Server configuration error",
+                self.subject(stage, rcpt),
+                stage.rejected()
+            ),
+        ))
     }
 
     fn in_mynetworks(&mut self) -> Result<bool, Reply> {
@@ -168,17 +170,18 @@ impl Session<'_> {
                 .unwrap_or_default(),
             Stage::Relay | Stage::Recipient => rcpt.map(|a| a.given.clone()).unwrap_or_default(),
             Stage::Data => "DATA".into(),
-            Stage::Etrn => "ETRN".into(),
+            Stage::EndOfData => "END-OF-MESSAGE".into(),
+            Stage::Etrn => rcpt.map(|a| a.given.clone()).unwrap_or_default(),
         }
     }
 
-    /// The command a stage's log line names: DATA restrictions also run
-    /// at the first BDAT.
-    fn stage_command(&self, stage: Stage) -> &'static str {
-        if stage == Stage::Data && self.last_command == "BDAT" {
-            "BDAT"
+    /// The command a log line of the restrictions names: the one being
+    /// answered, or END-OF-MESSAGE for smtpd_end_of_data_restrictions.
+    pub fn log_command(&self) -> &'static str {
+        if self.end_of_data {
+            "END-OF-MESSAGE"
         } else {
-            stage.command()
+            self.last_command
         }
     }
 
@@ -330,11 +333,12 @@ impl Session<'_> {
                 "check_client_access"
                 | "check_helo_access"
                 | "check_sender_access"
-                | "check_recipient_access" => {
+                | "check_recipient_access"
+                | "check_etrn_access" => {
                     takes_arg = true;
                     match arg.as_deref() {
                         Some(table) => self.access(name, table, stage, rcpt, depth),
-                        None => self.config_error(&format!("{name} without a table")),
+                        None => self.config_error(&format!("{name} without a table"), stage, rcpt),
                     }
                 }
                 other => match self.s.restriction_classes.iter().find(|(n, _)| n == other) {
@@ -342,7 +346,7 @@ impl Session<'_> {
                         let members = members.clone();
                         self.restrict_depth(&members, stage, rcpt, depth + 1)
                     }
-                    None => self.config_error(other),
+                    None => self.config_error(other, stage, rcpt),
                 },
             };
             i += if takes_arg { 2 } else { 1 };
@@ -359,7 +363,7 @@ impl Session<'_> {
                     self.log_action(
                         &id,
                         "reject_warning",
-                        self.stage_command(stage),
+                        self.log_command(),
                         &rep,
                         sender.as_deref(),
                         subject_rcpt.as_deref(),
@@ -431,7 +435,13 @@ impl Session<'_> {
     ) -> Verdict {
         let maps = match self.s.access_tables.get_mut(table) {
             Some(m) => m,
-            None => return self.config_error(&format!("{name} {table} (table not opened)")),
+            None => {
+                return self.config_error(
+                    &format!("{name} {table} (table not opened)"),
+                    stage,
+                    rcpt,
+                );
+            }
         };
         let parent = self.s.access_parent;
         let delimiters = self.s.delimiters.clone();
@@ -465,8 +475,19 @@ impl Session<'_> {
                     maps::addr::find_access(maps, &key, &delimiters, parent),
                 )
             }
+            "check_etrn_access" => {
+                let Some(d) = rcpt.filter(|_| stage == Stage::Etrn) else {
+                    return Verdict::Dunno;
+                };
+                (
+                    d.given.clone(),
+                    maps::domain::find_domain(maps, &d.canonical.to_ascii_lowercase(), parent),
+                )
+            }
             _ => {
-                let Some(r) = rcpt else { return Verdict::Dunno };
+                let Some(r) = rcpt.filter(|_| stage != Stage::Etrn) else {
+                    return Verdict::Dunno;
+                };
                 (
                     r.given.clone(),
                     maps::addr::find_access(maps, &r.canonical, &delimiters, parent),
@@ -485,7 +506,16 @@ impl Session<'_> {
                 ));
             }
         };
-        self.access_action(&value, &key_subject, stage, rcpt, depth)
+        // The reply names what the table was searched for, whichever
+        // list the check is in, and so do restrictions the answer names.
+        let class = match name {
+            "check_client_access" => Stage::Client,
+            "check_helo_access" => Stage::Helo,
+            "check_sender_access" => Stage::Sender,
+            "check_etrn_access" => Stage::Etrn,
+            _ => Stage::Recipient,
+        };
+        self.access_action(&value, &key_subject, class, rcpt, depth)
     }
 
     fn access_action(
@@ -550,7 +580,7 @@ impl Session<'_> {
                 self.log_action(
                     &id,
                     action,
-                    self.stage_command(stage),
+                    self.log_command(),
                     &rep,
                     sender.as_deref(),
                     rcpt.map(|a| a.given.as_str()),
@@ -576,14 +606,16 @@ impl Session<'_> {
                 self.log_action(
                     &id,
                     &word.to_ascii_lowercase(),
-                    self.stage_command(stage),
+                    self.log_command(),
                     &rep,
                     sender.as_deref(),
                     rcpt.map(|a| a.given.as_str()),
                 );
                 Verdict::Dunno
             }
-            "FILTER" | "REDIRECT" | "BCC" => self.config_error(&format!("access action {word}")),
+            "FILTER" | "REDIRECT" | "BCC" => {
+                self.config_error(&format!("access action {word}"), stage, rcpt)
+            }
             _ => {
                 if let Some(rep) = proto::smtp::reply_from_text(value) {
                     let msg = rep.text();
@@ -807,6 +839,7 @@ fn stage_noun(stage: Stage) -> &'static str {
         Stage::Sender => "Sender address",
         Stage::Relay | Stage::Recipient => "Recipient address",
         Stage::Data => "Data command",
+        Stage::EndOfData => "End-of-data",
         Stage::Etrn => "Etrn command",
     }
 }

@@ -37,6 +37,7 @@
 mod bdat;
 mod chat;
 mod check;
+mod etrn;
 mod peer;
 mod session;
 mod settings;

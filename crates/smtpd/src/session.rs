@@ -133,6 +133,8 @@ pub struct Session<'a> {
     pub bare_lf: BareLf,
     /// A message arriving in BDAT chunks.
     pub bdat: Option<Chunks>,
+    /// smtpd_end_of_data_restrictions are being evaluated.
+    pub end_of_data: bool,
 }
 
 /// How to go on after a command.
@@ -172,6 +174,7 @@ impl<'a> Session<'a> {
             rewrite_local,
             bare_lf,
             bdat: None,
+            end_of_data: false,
         }
     }
 
@@ -409,12 +412,7 @@ impl<'a> Session<'a> {
                 self.flow(r(500, "5.5.2", "Error: command not recognized"))
             }
             Command::Bdat { size, last } => self.bdat(size, last),
-            Command::Etrn(_) => {
-                self.last_command = "ETRN";
-                self.junk_command();
-                self.count("etrn", false);
-                self.flow(r(502, "5.5.1", "Error: ETRN is not supported yet"))
-            }
+            Command::Etrn(domain) => self.etrn(domain),
             Command::StartTls => {
                 self.last_command = "STARTTLS";
                 self.count("starttls", false);
@@ -441,7 +439,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn junk_command(&mut self) {
+    pub(crate) fn junk_command(&mut self) {
         self.junk += 1;
         if self.junk > self.s.junk_command_limit {
             self.errors += 1;
@@ -462,6 +460,7 @@ impl<'a> Session<'a> {
         if !self.s.delay_reject && !self.s.helo_restrictions.is_empty() {
             let list = self.s.helo_restrictions.clone();
             if let Verdict::Reject(rep) = self.restrict(&list, Stage::Helo, None) {
+                self.log_reject(self.last_command, &rep, None, None);
                 self.count(verb, false);
                 return self.flow(rep);
             }
@@ -481,6 +480,7 @@ impl<'a> Session<'a> {
         if !self.s.disable_vrfy {
             kw.push("VRFY".into());
         }
+        kw.push("ETRN".into());
         kw.extend([
             "ENHANCEDSTATUSCODES".into(),
             "8BITMIME".into(),
@@ -817,12 +817,9 @@ impl<'a> Session<'a> {
             };
             return self.flow(rep);
         }
-        if !self.s.data_restrictions.is_empty() {
-            let list = self.s.data_restrictions.clone();
-            if let Verdict::Reject(rep) = self.restrict(&list, Stage::Data, None) {
-                self.count("data", false);
-                return self.flow(rep);
-            }
+        if let Err(rep) = self.data_checks() {
+            self.count("data", false);
+            return self.flow(rep);
         }
         let sent = self.begin_cleanup();
         if let Err(e) = sent {
@@ -838,7 +835,13 @@ impl<'a> Session<'a> {
         self.chat
             .reply(&r(354, "", "End data with <CR><LF>.<CR><LF>"));
         let _ = self.chat.flush();
-        let result = self.receive_data();
+        let result = match self.receive_data() {
+            DataResult::Done => match self.end_of_data_checks() {
+                Ok(()) => DataResult::Done,
+                Err(rep) => DataResult::Refused(rep),
+            },
+            other => other,
+        };
         let mut txn = self.txn.take().expect("invariant: checked above");
         let id = txn.queue_id().to_string();
         let rep = match result {
@@ -875,6 +878,7 @@ impl<'a> Session<'a> {
                 warn!("{}: send to cleanup: {}", id, e);
                 r(451, "4.3.0", "Error: queue file write error")
             }
+            DataResult::Refused(rep) => rep,
             DataResult::Done => match txn.cleanup.take().map(|c| c.finish()) {
                 Some(Ok(reply)) if reply.status == status::OK => {
                     r(250, "2.0.0", &format!("Ok: queued as {id}"))
@@ -892,6 +896,58 @@ impl<'a> Session<'a> {
         }
         self.count("data", !rep.is_error());
         self.flow(rep)
+    }
+
+    /// smtpd_data_restrictions, at DATA or the first BDAT; a rejection is
+    /// logged.
+    pub(crate) fn data_checks(&mut self) -> Result<(), Reply> {
+        if self.s.data_restrictions.is_empty() {
+            return Ok(());
+        }
+        let list = self.s.data_restrictions.clone();
+        match self.restrict(&list, Stage::Data, None) {
+            Verdict::Reject(rep) => {
+                if let Some(t) = &self.txn {
+                    self.log_reject_txn(self.last_command, &rep, t);
+                }
+                Err(rep)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// smtpd_end_of_data_restrictions, once the whole message is in: the
+    /// rejection (logged by the caller with the other end-of-message
+    /// errors), or HOLD and DISCARD passed on to cleanup.
+    pub(crate) fn end_of_data_checks(&mut self) -> Result<(), Reply> {
+        if self.s.end_of_data_restrictions.is_empty() {
+            return Ok(());
+        }
+        let list = self.s.end_of_data_restrictions.clone();
+        let before = self.txn.as_ref().map(|t| (t.hold, t.discard));
+        self.end_of_data = true;
+        let v = self.restrict(&list, Stage::EndOfData, None);
+        self.end_of_data = false;
+        if let Verdict::Reject(rep) = v {
+            return Err(rep);
+        }
+        let Some(t) = self.txn.as_mut() else {
+            return Ok(());
+        };
+        let mut f = 0;
+        if t.hold && before.is_some_and(|b| !b.0) {
+            f |= flags::HOLD;
+        }
+        if t.discard && before.is_some_and(|b| !b.1) {
+            f |= flags::DISCARD;
+        }
+        match t.cleanup.as_mut() {
+            Some(c) if f != 0 => c.add_flags(f).map_err(|e| {
+                warn!("{}: send to cleanup: {}", c.queue_id, e);
+                r(451, "4.3.0", "Error: queue file write error")
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Sends the envelope to cleanup.
@@ -1110,6 +1166,8 @@ impl<'a> Session<'a> {
 
 enum DataResult {
     Done,
+    /// smtpd_end_of_data_restrictions refused the message.
+    Refused(Reply),
     Lost,
     Timeout,
     TooBig,

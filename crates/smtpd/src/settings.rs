@@ -59,6 +59,7 @@ pub struct Settings {
     pub null_access_key: String,
     pub rewrite_service: String,
     pub cleanup_service: String,
+    pub flush_service: String,
     pub show_table_name: bool,
     /// The tables of every check_*_access in the restriction lists.
     pub access_tables: std::collections::HashMap<String, MapList>,
@@ -182,6 +183,7 @@ impl Settings {
             null_access_key: s(&params::SMTPD_NULL_ACCESS_LOOKUP_KEY)?,
             rewrite_service: s(&params::REWRITE_SERVICE_NAME)?,
             cleanup_service: s(&params::CLEANUP_SERVICE_NAME)?,
+            flush_service: s(&params::FLUSH_SERVICE_NAME)?,
             show_table_name: b(&params::SHOW_USER_UNKNOWN_TABLE_NAME)?,
             access_tables: std::collections::HashMap::new(),
         })

@@ -1053,3 +1053,111 @@ fn lmtp_delivers_into_dovecot_over_tcp_and_a_unix_socket() {
     drop(_dc);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn wrapper_mode_tls_for_a_port_465_smarthost() {
+    let peer = Peer::start(Behavior {
+        tls: Some((testdata("mx.pem"), testdata("mx.key"))),
+        implicit_tls: true,
+        ..Behavior::default()
+    });
+    let p = peer.port;
+    let mut inst = instance(
+        "smtpwrapper",
+        &format!(
+            "relayhost = [127.0.0.1]:{p}\nsmtp_tls_wrappermode = yes\n\
+             smtp_tls_security_level = encrypt\nsmtp_tls_loglevel = 1\n"
+        ),
+    );
+    sendmail(
+        &inst,
+        "s@test.example",
+        &["u@far.example"],
+        "Subject: x\n\n465\n",
+    );
+    wait_line(&inst, "u@far.example", "sent");
+    assert!(
+        inst.log().contains(&format!(
+            "Untrusted TLS connection established to 127.0.0.1[127.0.0.1]:{p}: TLSv1.3"
+        )),
+        "{}",
+        inst.log()
+    );
+    assert!(peer.transactions()[0].tls);
+    inst.stop();
+}
+
+#[test]
+fn fallback_relay_helo_fallback_and_dsn_parameters() {
+    let peer = Peer::start(Behavior {
+        no_ehlo: true,
+        ..Behavior::default()
+    });
+    let dsn_peer = Peer::start(Behavior {
+        features: vec!["PIPELINING".into(), "DSN".into(), "SMTPUTF8".into()],
+        ..Behavior::default()
+    });
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut inst = instance(
+        "smtpfallback",
+        &format!(
+            "relayhost = [127.0.0.1]:{dead}\nsmtp_fallback_relay = [127.0.0.1]:{}\n\
+             transport_maps = inline:{{ dsn.example=smtp:[127.0.0.1]:{} }}\n",
+            peer.port, dsn_peer.port
+        ),
+    );
+    sendmail(
+        &inst,
+        "s@test.example",
+        &["u@far.example"],
+        "Subject: x\n\nfb\n",
+    );
+    let line = wait_line(&inst, "u@far.example", "sent");
+    assert!(
+        line.contains(&format!("relay=127.0.0.1[127.0.0.1]:{}, ", peer.port)),
+        "{line}"
+    );
+    assert!(
+        inst.log().contains(&format!(
+            "connect to 127.0.0.1[127.0.0.1]:{dead}: Connection refused"
+        )),
+        "{}",
+        inst.log()
+    );
+    let cmds = peer.seen.lock().unwrap().commands.clone();
+    assert!(cmds.iter().any(|c| c.starts_with("EHLO ")), "{cmds:?}");
+    assert!(cmds.iter().any(|c| c.starts_with("HELO ")), "{cmds:?}");
+    assert!(
+        cmds.iter().any(|c| c == "MAIL FROM:<s@test.example>"),
+        "no ESMTP parameters after HELO: {cmds:?}"
+    );
+    // A server with DSN gets NOTIFY and ORCPT; one with SMTPUTF8 gets it.
+    let mut child = inst
+        .command("sendmail")
+        .args([
+            "-f",
+            "s@test.example",
+            "-N",
+            "success,failure",
+            "d@dsn.example",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Subject: dsn\n\nx\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    wait_line(&inst, "d@dsn.example", "sent");
+    let cmds = dsn_peer.seen.lock().unwrap().commands.clone();
+    let rcpt = cmds.iter().find(|c| c.starts_with("RCPT TO:")).unwrap();
+    assert!(rcpt.contains(" NOTIFY=SUCCESS,FAILURE"), "{rcpt}");
+    no_trouble(&inst);
+    inst.stop();
+}

@@ -31,6 +31,10 @@ pub struct Behavior {
     pub rcpt_delay: Duration,
     /// Offer STARTTLS with this certificate and key.
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// TLS from the start (wrapper mode, port 465), with `tls`.
+    pub implicit_tls: bool,
+    /// Refuse EHLO (an old server: the client must fall back to HELO).
+    pub no_ehlo: bool,
 }
 
 impl Default for Behavior {
@@ -49,6 +53,8 @@ impl Default for Behavior {
             data_delay: Duration::ZERO,
             rcpt_delay: Duration::ZERO,
             tls: None,
+            implicit_tls: false,
+            no_ehlo: false,
         }
     }
 }
@@ -159,11 +165,25 @@ impl<T: Read + Write> Io for T {}
 fn serve(c: TcpStream, b: Arc<Mutex<Behavior>>, seen: Arc<Mutex<Seen>>) -> std::io::Result<()> {
     c.set_read_timeout(Some(Duration::from_secs(30)))?;
     let beh = b.lock().unwrap().clone();
-    let mut io: Box<dyn Io> = Box::new(c.try_clone()?);
-    let mut r: BufReader<Box<dyn Io>> = BufReader::new(Box::new(c));
-    writeln!(io, "{}\r", beh.greeting)?;
-    let mut txn: Option<Transaction> = None;
     let mut tls = false;
+    let (mut io, mut r): (Box<dyn Io>, BufReader<Box<dyn Io>>) = if beh.implicit_tls {
+        // Wrapper mode (port 465): TLS before the greeting.
+        let (cert, key) = beh.tls.clone().expect("implicit TLS needs a certificate");
+        let shared = Arc::new(Mutex::new(rustls::StreamOwned::new(
+            rustls::ServerConnection::new(server_config(&cert, &key)).unwrap(),
+            Box::new(c) as Box<dyn Io>,
+        )));
+        tls = true;
+        (
+            Box::new(SharedIo(shared.clone())),
+            BufReader::new(Box::new(SharedIo(shared))),
+        )
+    } else {
+        (Box::new(c.try_clone()?), BufReader::new(Box::new(c)))
+    };
+    writeln!(io, "{}\r", beh.greeting)?;
+    io.flush()?;
+    let mut txn: Option<Transaction> = None;
     let mut auth = false;
     loop {
         let mut line = String::new();
@@ -176,7 +196,7 @@ fn serve(c: TcpStream, b: Arc<Mutex<Behavior>>, seen: Arc<Mutex<Seen>>) -> std::
         let beh = b.lock().unwrap().clone();
         let mut out = String::new();
         if upper.starts_with("EHLO") || upper.starts_with("LHLO") {
-            if upper.starts_with("EHLO") == beh.lmtp {
+            if beh.no_ehlo || upper.starts_with("EHLO") == beh.lmtp {
                 out.push_str("500 5.5.1 wrong greeting verb\r\n");
             } else {
                 let mut f = beh.features.clone();
@@ -197,10 +217,7 @@ fn serve(c: TcpStream, b: Arc<Mutex<Behavior>>, seen: Arc<Mutex<Seen>>) -> std::
         } else if upper == "STARTTLS" && beh.tls.is_some() && !tls {
             io.write_all(b"220 2.0.0 Ready to start TLS\r\n")?;
             let (cert, key) = beh.tls.clone().unwrap();
-            let cfg =
-                tls::server::config(&cert, &key, &tls::policy::protocols(">=TLSv1.2").unwrap())
-                    .unwrap();
-            let conn = rustls::ServerConnection::new(cfg).unwrap();
+            let conn = rustls::ServerConnection::new(server_config(&cert, &key)).unwrap();
             // Take the socket back from the reader (nothing is buffered
             // after STARTTLS from a well-behaved client).
             let sock = r.into_inner();
@@ -314,6 +331,10 @@ fn serve(c: TcpStream, b: Arc<Mutex<Behavior>>, seen: Arc<Mutex<Seen>>) -> std::
         io.write_all(out.as_bytes())?;
     }
     Ok(())
+}
+
+fn server_config(cert: &std::path::Path, key: &std::path::Path) -> Arc<rustls::ServerConfig> {
+    tls::server::config(cert, key, &tls::policy::protocols(">=TLSv1.2").unwrap()).unwrap()
 }
 
 /// A TLS stream shared by the reader and the writer halves.

@@ -5,14 +5,15 @@
 //! ```ignore
 //! let mut checked = Checked::default();
 //! dbms::check_value(&expanded_value, &mut checked)?;   // warnings
-//! dbms::prefixes(&expanded_value)                        // "name" of mysql:name
+//! dbms::prefixed_names(&expanded_value);               // corp_server_host, ...
 //! ```
 //!
 //! ## DESCRIPTION
-//! A value that names a `mysql:`, `pgsql:`, `ldap:`, `sqlite:` or
-//! `memcache:` table, possibly inside `proxy:` or inside the `{ }` of
-//! `unionmap:`, `pipemap:` and other tables, names a configuration file
-//! when the table name is an absolute path. postconf(1) reads that file as
+//! The value of a built-in or per-service parameter that names a
+//! `mysql:`, `pgsql:`, `ldap:`, `sqlite:` or `memcache:` table, possibly
+//! inside `proxy:` or inside the `{ }` of `unionmap:`, `pipemap:` and
+//! other tables, names a configuration file when the table name is an
+//! absolute path. postconf(1) reads that file as
 //! it reads main.cf and reports each setting that the table type does not
 //! know, as `mysql:/etc/postfix/x.cf: unused parameter: name=value`; a
 //! file that cannot be opened is reported as `open "mysql" configuration

@@ -49,6 +49,9 @@ pub struct Folder {
     col: usize,
     fold: bool,
     limit: usize,
+    /// Words are separated by a space only after this column (see
+    /// [`Folder::space_after`]).
+    space_after: usize,
     /// The next word starts a new line.
     pending_break: bool,
 }
@@ -66,8 +69,19 @@ impl Folder {
             col: head.len(),
             fold,
             limit,
+            space_after: 0,
             pending_break: false,
         }
+    }
+
+    /// Separates words only after column `col`. Postfix lays out a
+    /// master.cf command line this way, taking column [`INDENT`] for the
+    /// start of a continuation line: shown alone (`postconf -Fh`), a
+    /// command of four letters or less is joined to the next word
+    /// (`pipeflags=R`).
+    pub fn space_after(mut self, col: usize) -> Folder {
+        self.space_after = col;
+        self
     }
 
     /// Appends a word: after a space, or on a new line when folding and
@@ -75,13 +89,21 @@ impl Folder {
     pub fn word(&mut self, w: &str) {
         if self.fold && (self.pending_break || self.col + 1 + w.len() > self.limit) {
             self.newline();
-        } else if !self.out.is_empty() {
+        } else if !self.out.is_empty() && self.col > self.space_after {
             self.out.push(' ');
             self.col += 1;
         }
         self.pending_break = false;
         self.out.push_str(w);
         self.col += w.len();
+    }
+
+    /// Like [`Folder::word`], always after a space (or a line break).
+    pub fn spaced_word(&mut self, w: &str) {
+        let keep = self.space_after;
+        self.space_after = 0;
+        self.word(w);
+        self.space_after = keep;
     }
 
     /// Appends a word after a space, never folding before it.
@@ -183,6 +205,19 @@ mod tests {
             param_line(Some("n"), &format!("{long} {long} c"), true),
             format!("n =\n    {long}\n    {long}\n    c\n")
         );
+    }
+
+    #[test]
+    fn short_first_words_join_when_asked() {
+        let mut f = Folder::new("", false).space_after(INDENT.len());
+        f.glue_first("pipe");
+        f.word("flags=R");
+        f.word("user=x");
+        assert_eq!(f.finish(), "pipeflags=R user=x\n");
+        let mut f = Folder::new("", false).space_after(INDENT.len());
+        f.glue_first("smtp");
+        f.spaced_word("-o");
+        assert_eq!(f.finish(), "smtp -o\n");
     }
 
     #[test]

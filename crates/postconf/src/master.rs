@@ -156,7 +156,7 @@ impl Entry {
     /// The command field: the command and its arguments, one line.
     pub fn command_text(&self) -> String {
         let mut f = Folder::new("", false);
-        lay_out_args(&mut f, &self.args);
+        lay_out_args(&mut f, &self.args, Folder::glue);
         let mut s = f.finish();
         s.pop();
         s.trim_start().to_string()
@@ -175,25 +175,55 @@ impl Entry {
         }
         head.pop();
         let mut f = Folder::with_limit(&head, fold, fold::ENTRY_LIMIT);
-        lay_out_args(&mut f, &self.args);
+        lay_out_args(&mut f, &self.args, Folder::glue);
         f.finish()
     }
 }
 
 /// Adds the command and its arguments to a line: each `-o` on a line of
-/// its own when folding.
-pub fn lay_out_args(f: &mut Folder, args: &[Arg]) {
-    for (i, a) in args.iter().enumerate() {
-        match a {
-            Arg::Word(w) if i == 0 => f.glue(w),
+/// its own when folding. `first` places the command.
+pub fn lay_out_args(f: &mut Folder, args: &[Arg], first: fn(&mut Folder, &str)) {
+    let mut options = true;
+    let mut i = 0;
+    while i < args.len() {
+        if i > 0 {
+            if let Arg::Word(w) = &args[i] {
+                let option = w.len() > 1 && w.starts_with('-') && w != "--";
+                if !option && w != "-" {
+                    options = false;
+                }
+            }
+        }
+        match &args[i] {
+            Arg::Word(w) if i == 0 => first(f, w),
+            // Postfix lays out a lone "-" among the options, when an
+            // argument follows, like "-o": on a new line, with that
+            // argument.
+            Arg::Word(w) if w == "-" && options && i + 1 < args.len() => {
+                options = false;
+                f.break_line();
+                f.spaced_word(w);
+                f.glue(&arg_text(&args[i + 1]));
+                i += 1;
+                f.break_line();
+            }
             Arg::Word(w) => f.word(w),
             Arg::Override { text, .. } => {
                 f.break_line();
-                f.word("-o");
+                f.spaced_word("-o");
                 f.glue(text);
                 f.break_line();
             }
         }
+        i += 1;
+    }
+}
+
+/// An argument as it is printed.
+fn arg_text(a: &Arg) -> String {
+    match a {
+        Arg::Word(w) => w.clone(),
+        Arg::Override { text, .. } => format!("-o {text}"),
     }
 }
 
@@ -644,26 +674,16 @@ fn command_line(e: &Entry, name: &str, how: Show) -> String {
     if how.no_values {
         return fold::name_line(name);
     }
-    let mut f = if how.no_names {
-        Folder::new("", how.fold)
+    if how.no_names {
+        let mut f = Folder::new("", how.fold).space_after(fold::INDENT.len());
+        lay_out_args(&mut f, &e.args, Folder::glue_first);
+        f.finish()
     } else {
         let mut f = Folder::new(name, how.fold);
         f.word("=");
-        f
-    };
-    for (i, a) in e.args.iter().enumerate() {
-        match a {
-            Arg::Word(w) if i == 0 && how.no_names => f.glue_first(w),
-            Arg::Word(w) => f.word(w),
-            Arg::Override { text, .. } => {
-                f.break_line();
-                f.word("-o");
-                f.glue(text);
-                f.break_line();
-            }
-        }
+        lay_out_args(&mut f, &e.args, Folder::word);
+        f.finish()
     }
-    f.finish()
 }
 
 /// `-F`: the fields, as `service/type/field = value`.

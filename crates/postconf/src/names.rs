@@ -3,10 +3,10 @@
 //!
 //! ## SYNOPSIS
 //! ```ignore
-//! let mut t = Table::new(&master);              // built-in + per-service names
-//! let used = t.analyze(&settings, &master, &lookup)?; // warnings
-//! t.set_used(used, &settings);                  // user-defined names
-//! t.show_names(Classes::ALL);                   // what postconf lists
+//! let mut t = Table::new(&master);                    // built-in + per-service
+//! let used = t.analyze(&settings, &master, &values)?; // warnings
+//! t.set_used(used, &settings);                        // user-defined names
+//! let names = t.listed(&settings, Classes::ALL);      // what postconf lists
 //! t.warn_unused_main(&settings); t.warn_unused_master(&master);
 //! ```
 //!

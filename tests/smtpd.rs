@@ -350,7 +350,10 @@ retry     unix  -       -       n       -       -       error
     say("RCPT TO:<r@far.example>");
     say("DATA");
     let queued = say("Subject: x\r\n\r\nbody\r\n.");
-    assert!(queued[0].starts_with("250 2.0.0 Ok: queued as"), "{queued:?}");
+    assert!(
+        queued[0].starts_with("250 2.0.0 Ok: queued as"),
+        "{queued:?}"
+    );
     assert!(
         inst.wait_log("status=deferred (host is down)", Duration::from_secs(20)),
         "{}",
@@ -377,5 +380,57 @@ retry     unix  -       -       n       -       -       error
     inst.stop();
     let log = inst.log();
     assert!(log.contains("flush far.example: 1 message"), "{log}");
+    assert!(!log.contains("panic"), "{log}");
+}
+
+#[test]
+fn filter_redirect_and_bcc_actions_route_the_message() {
+    let mut inst = instance(
+        "access-route",
+        "smtpd_sender_restrictions = check_sender_access inline:{\
+         {f@client.example=FILTER discard:filtered}, \
+         {r@client.example=REDIRECT other@test.example}, \
+         {b@client.example=BCC copy@test.example}}\n\
+         smtpd_end_of_data_restrictions = check_sender_access inline:{\
+         {late@client.example=REDIRECT late@test.example}}\n",
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", inst.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = Vec::new();
+    read_reply(&mut s, &mut buf);
+    let mut say = |line: &str| -> Vec<String> {
+        s.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        read_reply(&mut s, &mut buf)
+    };
+    say("EHLO client.example");
+    for sender in ["f", "r", "b", "late"] {
+        say(&format!("MAIL FROM:<{sender}@client.example>"));
+        say("RCPT TO:<root@test.example>");
+        say("DATA");
+        let reply = say("Subject: x\r\n\r\nbody\r\n.");
+        assert!(reply[0].starts_with("250 2.0.0 Ok: queued"), "{reply:?}");
+    }
+    say("QUIT");
+    let t = Duration::from_secs(20);
+    for line in [
+        "to=<root@test.example>, relay=none, delay=",
+        "status=sent (filtered)",
+        "to=<other@test.example>, orig_to=<root@test.example>",
+        "to=<copy@test.example>",
+        "to=<late@test.example>, orig_to=<root@test.example>",
+    ] {
+        assert!(inst.wait_log(line, t), "{line}: {}", inst.log());
+    }
+    inst.stop();
+    let log = inst.log();
+    assert!(
+        log.contains(
+            "NOQUEUE: filter: RCPT from localhost[127.0.0.1]: <f@client.example>: \
+             Sender address triggers FILTER discard:filtered; from=<f@client.example> \
+             to=<root@test.example> proto=ESMTP helo=<client.example>"
+        ),
+        "{log}"
+    );
+    assert!(log.contains(": redirect: END-OF-MESSAGE from"), "{log}");
     assert!(!log.contains("panic"), "{log}");
 }

@@ -44,6 +44,20 @@ pub struct Envelope {
 /// Longest address or attribute accepted from a client.
 const FIELD_MAX: usize = 4096;
 
+/// Applies a FILTER, REDIRECT or BCC action the client decided (smtpd(8)
+/// access tables); written at the end of the message, as those of
+/// header checks are, and a later one replaces an earlier one.
+pub fn route(st: &mut State, r: EnvelopeRecord) -> Result<(), Refusal> {
+    let too_long = || Refusal(status::BAD, "routing record too long".into());
+    match r {
+        EnvelopeRecord::Filter(f) if f.len() <= FIELD_MAX => st.filter = Some(f),
+        EnvelopeRecord::Redirect(a) if a.len() <= FIELD_MAX => st.redirect = Some(a),
+        EnvelopeRecord::Bcc(a) if a.len() <= FIELD_MAX => st.check_bcc.push(a),
+        _ => return Err(too_long()),
+    }
+    Ok(())
+}
+
 impl Envelope {
     pub fn add(&mut self, records: Vec<EnvelopeRecord>) -> Result<(), Refusal> {
         let too_long = |what: &str| Refusal(status::BAD, format!("{what} too long"));

@@ -84,7 +84,7 @@ use std::time::{Duration, SystemTime};
 
 use daemon::server::{Client, Ctx, SingleServer, single_server_main};
 use daemon::{info, warn};
-use ipc::cleanup::{CleanupHello, CleanupReply, CleanupRequest, flags, status};
+use ipc::cleanup::{CleanupHello, CleanupReply, CleanupRequest, EnvelopeRecord, flags, status};
 use queue::{Layout, Writer};
 
 use addr::Ctx as AddrCtx;
@@ -151,7 +151,20 @@ impl Cleanup {
                     let flags = flags & !self.settings.override_mask;
                     st = Some(State::new(&id, flags, self.settings.duplicate_filter_limit));
                 }
-                CleanupRequest::Envelope(recs) if st.is_some() && msg.is_none() => env.add(recs)?,
+                CleanupRequest::Envelope(recs) if st.is_some() => {
+                    let (routes, recs): (Vec<_>, Vec<_>) =
+                        recs.into_iter().partition(EnvelopeRecord::is_route);
+                    if !recs.is_empty() {
+                        if msg.is_some() {
+                            return Err(unexpected("Envelope"));
+                        }
+                        env.add(recs)?;
+                    }
+                    let st = st.as_mut().expect("invariant: matched above");
+                    for r in routes {
+                        envelope::route(st, r)?;
+                    }
+                }
                 CleanupRequest::Content(bytes) => {
                     let Some(st) = st.as_mut() else {
                         return Err(unexpected("Content"));

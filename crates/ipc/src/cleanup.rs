@@ -101,6 +101,25 @@ pub enum EnvelopeRecord {
     Ret(u32),
     /// DSN ENVID.
     Envid(String),
+    /// Send the message through this content filter (`transport:nexthop`),
+    /// from an access table's FILTER action. May also come after the
+    /// content, as may the two below.
+    Filter(String),
+    /// Send the message to this address only (REDIRECT action).
+    Redirect(String),
+    /// Add this recipient, with NOTIFY=NEVER (BCC action).
+    Bcc(String),
+}
+
+impl EnvelopeRecord {
+    /// Whether the record routes the message (FILTER, REDIRECT, BCC
+    /// actions) rather than describe it: these may follow the content.
+    pub fn is_route(&self) -> bool {
+        matches!(
+            self,
+            EnvelopeRecord::Filter(_) | EnvelopeRecord::Redirect(_) | EnvelopeRecord::Bcc(_)
+        )
+    }
 }
 
 /// A client's request frames, in order: Begin, Envelope..., Content..., End.

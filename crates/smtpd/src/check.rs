@@ -36,6 +36,7 @@
 //! SMTPD_ACCESS_README, access(5), [`crate::session`]
 
 use daemon::warn;
+use ipc::cleanup::EnvelopeRecord;
 use ipc::rewrite::class;
 use proto::smtp::Reply;
 
@@ -183,6 +184,21 @@ impl Session<'_> {
         } else {
             self.last_command
         }
+    }
+
+    /// Logs what a restriction did (`ID: hold: RCPT from ...; from=<>
+    /// to=<> ...`) in the transaction in progress, if any.
+    fn log_txn_action(&self, action: &str, rep: &Reply, rcpt: Option<&Addr>) {
+        let id = self.txn.as_ref().map_or("NOQUEUE", |t| t.queue_id());
+        let sender = self.txn.as_ref().map(|t| t.sender_given.as_str());
+        self.log_action(
+            id,
+            action,
+            self.log_command(),
+            rep,
+            sender,
+            rcpt.map(|a| a.given.as_str()),
+        );
     }
 
     /// Evaluates a restriction list.
@@ -353,21 +369,7 @@ impl Session<'_> {
             match v {
                 Verdict::Dunno => {}
                 Verdict::Reject(rep) if warn_only => {
-                    let subject_rcpt = rcpt.map(|a| a.given.clone());
-                    let sender = self.txn.as_ref().map(|t| t.sender_given.clone());
-                    let id = self
-                        .txn
-                        .as_ref()
-                        .map_or("NOQUEUE", |t| t.queue_id())
-                        .to_string();
-                    self.log_action(
-                        &id,
-                        "reject_warning",
-                        self.log_command(),
-                        &rep,
-                        sender.as_deref(),
-                        subject_rcpt.as_deref(),
-                    );
+                    self.log_txn_action("reject_warning", &rep, rcpt);
                     warn_only = false;
                 }
                 other => return other,
@@ -515,11 +517,12 @@ impl Session<'_> {
             "check_etrn_access" => Stage::Etrn,
             _ => Stage::Recipient,
         };
-        self.access_action(&value, &key_subject, class, rcpt, depth)
+        self.access_action(table, &value, &key_subject, class, rcpt, depth)
     }
 
     fn access_action(
         &mut self,
+        table: &str,
         value: &str,
         subject: &str,
         stage: Stage,
@@ -571,20 +574,7 @@ impl Session<'_> {
                     word.to_ascii_uppercase()
                 );
                 let rep = Reply::new(0, "", &text_or(&trig));
-                let id = self
-                    .txn
-                    .as_ref()
-                    .map_or("NOQUEUE", |t| t.queue_id())
-                    .to_string();
-                let sender = self.txn.as_ref().map(|t| t.sender_given.clone());
-                self.log_action(
-                    &id,
-                    action,
-                    self.log_command(),
-                    &rep,
-                    sender.as_deref(),
-                    rcpt.map(|a| a.given.as_str()),
-                );
+                self.log_txn_action(action, &rep, rcpt);
                 Verdict::Dunno
             }
             "PREPEND" => {
@@ -596,25 +586,41 @@ impl Session<'_> {
                 Verdict::Dunno
             }
             "WARN" | "INFO" => {
-                let id = self
-                    .txn
-                    .as_ref()
-                    .map_or("NOQUEUE", |t| t.queue_id())
-                    .to_string();
-                let sender = self.txn.as_ref().map(|t| t.sender_given.clone());
                 let rep = Reply::new(0, "", &format!("<{subject}>: {}", text));
-                self.log_action(
-                    &id,
-                    &word.to_ascii_lowercase(),
-                    self.log_command(),
-                    &rep,
-                    sender.as_deref(),
-                    rcpt.map(|a| a.given.as_str()),
-                );
+                self.log_txn_action(&word.to_ascii_lowercase(), &rep, rcpt);
                 Verdict::Dunno
             }
             "FILTER" | "REDIRECT" | "BCC" => {
-                self.config_error(&format!("access action {word}"), stage, rcpt)
+                let word = word.to_ascii_uppercase();
+                let (ok, need) = if word == "FILTER" {
+                    (text.contains(':'), "transport:destination")
+                } else {
+                    (text.contains('@'), "user@domain")
+                };
+                if !ok {
+                    warn!(
+                        "access table {} entry \"{}\" requires {}",
+                        table,
+                        daemon::Untrusted(subject),
+                        need
+                    );
+                    return Verdict::Dunno;
+                }
+                let record = match word.as_str() {
+                    "FILTER" => EnvelopeRecord::Filter(text.to_string()),
+                    "REDIRECT" => EnvelopeRecord::Redirect(text.to_string()),
+                    _ => EnvelopeRecord::Bcc(text.to_string()),
+                };
+                if let Some(t) = self.txn.as_mut() {
+                    t.routes.push(record);
+                }
+                let rep = Reply::new(
+                    0,
+                    "",
+                    &format!("<{subject}>: {} triggers {word} {text}", stage_noun(stage)),
+                );
+                self.log_txn_action(&word.to_ascii_lowercase(), &rep, rcpt);
+                Verdict::Dunno
             }
             _ => {
                 if let Some(rep) = proto::smtp::reply_from_text(value) {

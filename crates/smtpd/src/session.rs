@@ -72,6 +72,8 @@ pub struct Txn {
     pub hold: bool,
     pub discard: bool,
     pub prepend: Vec<String>,
+    /// FILTER, REDIRECT and BCC actions, for cleanup.
+    pub routes: Vec<EnvelopeRecord>,
 }
 
 impl Txn {
@@ -90,6 +92,7 @@ impl Txn {
             hold: false,
             discard: false,
             prepend: Vec::new(),
+            routes: Vec::new(),
         }
     }
 
@@ -925,6 +928,10 @@ impl<'a> Session<'a> {
         }
         let list = self.s.end_of_data_restrictions.clone();
         let before = self.txn.as_ref().map(|t| (t.hold, t.discard));
+        if let Some(t) = self.txn.as_mut() {
+            // Sent with the envelope already.
+            t.routes.clear();
+        }
         self.end_of_data = true;
         let v = self.restrict(&list, Stage::EndOfData, None);
         self.end_of_data = false;
@@ -941,13 +948,21 @@ impl<'a> Session<'a> {
         if t.discard && before.is_some_and(|b| !b.1) {
             f |= flags::DISCARD;
         }
-        match t.cleanup.as_mut() {
-            Some(c) if f != 0 => c.add_flags(f).map_err(|e| {
-                warn!("{}: send to cleanup: {}", c.queue_id, e);
-                r(451, "4.3.0", "Error: queue file write error")
-            }),
-            _ => Ok(()),
+        let routes = std::mem::take(&mut t.routes);
+        let Some(c) = t.cleanup.as_mut() else {
+            return Ok(());
+        };
+        let mut sent = Ok(());
+        if f != 0 {
+            sent = c.add_flags(f);
         }
+        if sent.is_ok() && !routes.is_empty() {
+            sent = c.envelope(routes);
+        }
+        sent.map_err(|e| {
+            warn!("{}: send to cleanup: {}", c.queue_id, e);
+            r(451, "4.3.0", "Error: queue file write error")
+        })
     }
 
     /// Sends the envelope to cleanup.
@@ -1015,6 +1030,7 @@ impl<'a> Session<'a> {
                 orcpt: rc.orcpt.clone(),
             });
         }
+        env.append(&mut txn.routes);
         c.envelope(env)?;
         // Headers from access tables, then our Received: header.
         let mut head = String::new();

@@ -78,7 +78,6 @@ pub struct Codes {
     pub unknown_relay: u16,
     pub unknown_virtual_mailbox: u16,
     pub unknown_virtual_alias: u16,
-    pub unknown_address: u16,
 }
 
 fn e(err: config::ConfigError) -> String {
@@ -171,7 +170,6 @@ impl Settings {
                 unknown_relay: code(&params::UNKNOWN_RELAY_RECIPIENT_REJECT_CODE)?,
                 unknown_virtual_mailbox: code(&params::UNKNOWN_VIRTUAL_MAILBOX_REJECT_CODE)?,
                 unknown_virtual_alias: code(&params::UNKNOWN_VIRTUAL_ALIAS_REJECT_CODE)?,
-                unknown_address: code(&params::UNKNOWN_ADDRESS_REJECT_CODE)?,
             },
             local_recipient_maps: maps(&params::LOCAL_RECIPIENT_MAPS)?,
             relay_recipient_maps: maps(&params::RELAY_RECIPIENT_MAPS)?,

@@ -186,12 +186,12 @@ pub fn lay_out_args(f: &mut Folder, args: &[Arg], first: fn(&mut Folder, &str)) 
     let mut options = true;
     let mut i = 0;
     while i < args.len() {
-        if i > 0 {
-            if let Arg::Word(w) = &args[i] {
-                let option = w.len() > 1 && w.starts_with('-') && w != "--";
-                if !option && w != "-" {
-                    options = false;
-                }
+        if i > 0
+            && let Arg::Word(w) = &args[i]
+        {
+            let option = w.len() > 1 && w.starts_with('-') && w != "--";
+            if !option && w != "-" {
+                options = false;
             }
         }
         match &args[i] {

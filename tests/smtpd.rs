@@ -5,7 +5,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
 
 use testkit::{Instance, MINIMAL_MASTER_CF};
 
@@ -34,7 +38,7 @@ fn instance(name: &str, extra: &str) -> Instance {
 }
 
 /// Reads one complete reply.
-fn read_reply(s: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<String> {
+fn read_reply(s: &mut impl Read, buf: &mut Vec<u8>) -> Vec<String> {
     loop {
         let text = String::from_utf8_lossy(buf).into_owned();
         let mut pos = 0;
@@ -57,6 +61,69 @@ fn read_reply(s: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<String> {
         match s.read(&mut chunk) {
             Ok(0) | Err(_) => return vec!["(closed)".into()],
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// The test certificates (crates/tls/testdata).
+fn testdata() -> std::path::PathBuf {
+    testkit::repo_dir().join("crates/tls/testdata")
+}
+
+/// The client's connection, in the clear or inside TLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    /// STARTTLS done: the handshake, verifying the server against the
+    /// test CA (its certificate is for mx.example.test).
+    fn start_tls(self) -> Conn {
+        let Conn::Plain(tcp) = self else {
+            panic!("TLS already active")
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for c in tls::certs::load_certs(&testdata().join("ca.pem")).unwrap() {
+            roots.add(c).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("mx.example.test").unwrap();
+        let conn = ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut tls = StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).expect("TLS handshake");
+        }
+        Conn::Tls(Box::new(tls))
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(t) => t.flush(),
         }
     }
 }
@@ -104,10 +171,12 @@ fn run_dialog(name: &str) -> Result<(), String> {
         .lines()
         .filter_map(|l| l.strip_prefix("@main.cf "))
         .map(|l| format!("{l}\n"))
-        .collect();
+        .collect::<String>()
+        .replace("{TESTDATA}", &testdata().display().to_string());
     let mut inst = instance(&format!("dlg-{name}"), &extra);
-    let mut s = TcpStream::connect(("127.0.0.1", inst.port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", inst.port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut s = Conn::Plain(tcp);
     let mut buf = Vec::new();
     let lines: Vec<&str> = text.lines().collect();
     let mut i = 0;
@@ -150,6 +219,9 @@ fn run_dialog(name: &str) -> Result<(), String> {
             let _ = s.write_all(&unescape(raw));
         } else if l.starts_with("W:") {
             expect_reply = true;
+        } else if l.starts_with("T:") {
+            transcript.push_str("T:\n");
+            s = s.start_tls();
         }
         i += 1;
     }
@@ -433,4 +505,176 @@ fn filter_redirect_and_bcc_actions_route_the_message() {
     );
     assert!(log.contains(": redirect: END-OF-MESSAGE from"), "{log}");
     assert!(!log.contains("panic"), "{log}");
+}
+
+/// main.cf lines that turn TLS on with the test certificate.
+fn tls_main_cf(level: &str) -> String {
+    let d = testdata().display().to_string();
+    format!(
+        "smtpd_tls_security_level = {level}\n\
+         smtpd_tls_chain_files = {d}/mx.key, {d}/mx-chain.pem\n\
+         smtpd_tls_loglevel = 1\n"
+    )
+}
+
+#[test]
+fn starttls_with_python_smtplib_and_in_the_received_header() {
+    let mut inst = instance(
+        "starttls-smtplib",
+        &format!(
+            "{}smtpd_client_restrictions = check_client_access static:HOLD\n",
+            tls_main_cf("may")
+        ),
+    );
+    let script = format!(
+        r#"
+import smtplib, ssl
+ctx = ssl.create_default_context(cafile="{ca}")
+s = smtplib.SMTP("127.0.0.1", {port}, local_hostname="client.example")
+s.ehlo()
+assert s.has_extn("starttls"), s.esmtp_features
+# The certificate names mx.example.test: check it under that name.
+s._host = "mx.example.test"
+s.starttls(context=ctx)
+s.ehlo()
+assert not s.has_extn("starttls"), s.esmtp_features
+s.sendmail("a@client.example", ["root@test.example"], "Subject: tls\r\n\r\nbody\r\n")
+s.quit()
+"#,
+        ca = testdata().join("ca.pem").display(),
+        port = inst.port
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        inst.log()
+    );
+    assert!(
+        inst.wait_log("disconnect from", Duration::from_secs(10)),
+        "{}",
+        inst.log()
+    );
+    let etc = inst.etc.display().to_string();
+    let ids = inst.run("postqueue", &["-c", &etc, "-j"]).success().stdout;
+    let id = ids
+        .split("\"queue_id\": \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no held message: {ids}"))
+        .to_string();
+    let content = queued_content_with_received(&inst, &id);
+    assert!(
+        content.contains(&format!("by test.example (Postfix) with ESMTPS id {id}")),
+        "{content}"
+    );
+    inst.stop();
+    let log = inst.log();
+    assert!(
+        log.contains(
+            "Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.3 with cipher"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("starttls=1"), "{log}");
+}
+
+/// The content of a queued message as `postcat -bh` shows it.
+fn queued_content_with_received(inst: &Instance, id: &str) -> String {
+    let etc = inst.etc.display().to_string();
+    inst.run("postcat", &["-c", &etc, "-bh", "-q", id])
+        .success()
+        .stdout
+}
+
+#[test]
+fn plaintext_pipelined_after_starttls_is_never_a_command() {
+    let mut inst = instance("starttls-inject", &tls_main_cf("may"));
+    let mut s = TcpStream::connect(("127.0.0.1", inst.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = Vec::new();
+    read_reply(&mut s, &mut buf);
+    s.write_all(b"EHLO client.example\r\n").unwrap();
+    read_reply(&mut s, &mut buf);
+    s.write_all(b"STARTTLS\r\nMAIL FROM:<evil@client.example>\r\n")
+        .unwrap();
+    assert_eq!(
+        read_reply(&mut s, &mut buf),
+        vec!["220 2.0.0 Ready to start TLS"]
+    );
+    // The injected line is handshake data now: the handshake fails and
+    // the server hangs up without answering it.
+    assert_eq!(read_reply(&mut s, &mut buf), vec!["(closed)"]);
+    assert!(inst.wait_log("disconnect from", Duration::from_secs(10)));
+    inst.stop();
+    let log = inst.log();
+    assert!(
+        log.contains("SSL_accept error from localhost[127.0.0.1]"),
+        "{log}"
+    );
+    assert!(log.contains("ehlo=1 starttls=0/1 commands=1/2"), "{log}");
+}
+
+#[test]
+fn wrapper_mode_speaks_tls_from_the_first_byte() {
+    let mut inst = instance(
+        "tls-wrapper",
+        &format!("{}smtpd_tls_wrappermode = yes\n", tls_main_cf("may")),
+    );
+    let tcp = TcpStream::connect(("127.0.0.1", inst.port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut s = Conn::Plain(tcp).start_tls();
+    let mut buf = Vec::new();
+    assert_eq!(
+        read_reply(&mut s, &mut buf),
+        vec!["220 test.example ESMTP Postfix"]
+    );
+    s.write_all(b"EHLO client.example\r\n").unwrap();
+    let ehlo = read_reply(&mut s, &mut buf);
+    assert!(!ehlo.iter().any(|l| l.contains("STARTTLS")), "{ehlo:?}");
+    s.write_all(b"STARTTLS\r\n").unwrap();
+    assert_eq!(
+        read_reply(&mut s, &mut buf),
+        vec!["554 5.5.1 Error: TLS already active"]
+    );
+    s.write_all(b"QUIT\r\n").unwrap();
+    assert_eq!(read_reply(&mut s, &mut buf), vec!["221 2.0.0 Bye"]);
+    inst.stop();
+}
+
+#[test]
+fn required_tls_without_a_certificate_takes_no_mail() {
+    let mut inst = instance(
+        "tls-nocert",
+        "smtpd_tls_security_level = encrypt\nsmtpd_tls_cert_file = /nonexistent/cert.pem\n",
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", inst.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = Vec::new();
+    read_reply(&mut s, &mut buf);
+    let mut say = |line: &str| -> Vec<String> {
+        s.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        read_reply(&mut s, &mut buf)
+    };
+    say("EHLO client.example");
+    assert_eq!(
+        say("STARTTLS"),
+        vec!["454 4.7.0 TLS not available due to local problem"]
+    );
+    assert_eq!(
+        say("MAIL FROM:<a@client.example>"),
+        vec!["530 5.7.0 Must issue a STARTTLS command first"]
+    );
+    say("QUIT");
+    inst.stop();
+    assert!(
+        inst.log()
+            .contains("warning: TLS is not available: cannot load /nonexistent/cert.pem"),
+        "{}",
+        inst.log()
+    );
 }

@@ -12,15 +12,19 @@ Script lines:
   C: text                 a client line, sent with CR LF
   R: text                 raw bytes (Python escapes), no reply awaited
   W:                      wait for one reply (after R: lines)
+  T:                      start TLS (after the 220 to STARTTLS); no reply
+
+In @main.cf lines, {TESTDATA} names crates/tls/testdata (test certificates).
 
     python3 tests/smtpd/record.py [NAME...]
 
 With RECORD_LOG=1 in the environment, Postfix's maillog of each dialog
 goes to stderr.
 """
-import os, re, shutil, socket, subprocess, sys, tempfile, time
+import os, re, shutil, socket, ssl, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TESTDATA = os.path.join(HERE, "..", "..", "crates", "tls", "testdata")
 HOST = "test.example"
 
 def free_port():
@@ -58,6 +62,7 @@ discard   unix  -       -       n       -       -       discard
 proxymap  unix  -       -       n       -       -       proxymap
 postlog   unix-dgram n  -       n       -       1       postlogd
 flush     unix  n       -       n       1000?   0       flush
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 """)
     os.makedirs(os.path.join(root, "spool"))
     subprocess.run(["postfix", "-c", etc, "start"], check=True)
@@ -90,7 +95,8 @@ def normalize(text):
 
 def record(name):
     lines = open(os.path.join(HERE, "scripts", name + ".cmds")).read().splitlines()
-    extra = [l[len("@main.cf "):] for l in lines if l.startswith("@main.cf ")]
+    extra = [l[len("@main.cf "):].replace("{TESTDATA}", os.path.realpath(TESTDATA))
+             for l in lines if l.startswith("@main.cf ")]
     root, etc, port = start(extra)
     out = [l for l in lines if l.startswith("#") or l.startswith("@main.cf ")]
     try:
@@ -109,6 +115,13 @@ def record(name):
                 s.sendall(l[3:].encode().decode("unicode_escape").encode("latin-1")); out.append(l); continue
             elif l.startswith("W:"):
                 out.append(l)
+            elif l.startswith("T:"):
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                s = ctx.wrap_socket(s)
+                out.append(l)
+                continue
             else:
                 continue
             r, buf = read_reply(s, buf)

@@ -116,6 +116,12 @@ impl Session<'_> {
         }
     }
 
+    /// Reads and drops a chunk that is refused before BDAT is looked at;
+    /// false when the connection was lost.
+    pub(crate) fn skip_chunk(&mut self, size: u64) -> bool {
+        matches!(self.read_chunk(size, false), Read::Done(_) | Read::TooBig)
+    }
+
     /// Whether CHUNKING is offered (and BDAT therefore allowed).
     fn chunking_offered(&self) -> bool {
         !self.s.discard_ehlo_keywords.iter().any(|k| k == "chunking")

@@ -16,11 +16,20 @@
 //! reported as too long, so that a hostile client cannot make the process
 //! hold an unbounded line. Every read and write has the `smtpd_timeout`.
 //!
+//! [`Chat::start_tls`] turns the connection into a TLS one (STARTTLS, or
+//! at once in wrapper mode). Input that arrived before the handshake
+//! (plaintext pipelined after STARTTLS) is handed to TLS as handshake
+//! data, where it fails the handshake: it is never taken for commands
+//! sent inside TLS.
+//!
 //! ## SEE ALSO
 //! smtpd_chat.c in Postfix (the idea), [`crate::session`]
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use daemon::server::Client;
 use proto::smtp::Reply;
@@ -36,8 +45,45 @@ pub enum Input {
     Timeout,
 }
 
+/// The connection, in the clear or inside TLS.
+enum Transport {
+    Plain(Client),
+    Tls(Box<StreamOwned<ServerConnection, Client>>),
+    /// After a failed handshake.
+    Closed,
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(c) => c.read(buf),
+            Transport::Tls(t) => t.read(buf),
+            Transport::Closed => Ok(0),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(c) => c.write(buf),
+            Transport::Tls(t) => t.write(buf),
+            Transport::Closed => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(c) => c.flush(),
+            Transport::Tls(t) => t.flush(),
+            Transport::Closed => Ok(()),
+        }
+    }
+}
+
 pub struct Chat {
-    pub client: Client,
+    client: Transport,
+    timeout: Duration,
     inbuf: Vec<u8>,
     start: usize,
     out: Vec<u8>,
@@ -49,11 +95,65 @@ impl Chat {
     pub fn new(client: Client, timeout: Duration) -> Chat {
         let _ = client.set_timeout(Some(timeout));
         Chat {
-            client,
+            client: Transport::Plain(client),
+            timeout,
             inbuf: Vec::with_capacity(16384),
             start: 0,
             out: Vec::with_capacity(4096),
             read_bytes: 0,
+        }
+    }
+
+    /// Whether the connection is inside TLS.
+    pub fn tls(&self) -> Option<&ServerConnection> {
+        match &self.client {
+            Transport::Tls(t) => Some(&t.conn),
+            _ => None,
+        }
+    }
+
+    /// Runs the TLS handshake (within `timeout`), after the queued
+    /// replies are written. On failure the connection is unusable.
+    pub fn start_tls(
+        &mut self,
+        config: Arc<ServerConfig>,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        self.flush().map_err(|e| e.to_string())?;
+        let Transport::Plain(mut client) = std::mem::replace(&mut self.client, Transport::Closed)
+        else {
+            return Err("TLS already active".into());
+        };
+        let mut conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
+        // Whatever came after the STARTTLS line is handshake data now.
+        let mut early = &self.inbuf[self.start..];
+        while !early.is_empty() {
+            conn.read_tls(&mut early).map_err(|e| e.to_string())?;
+            conn.process_new_packets().map_err(|e| e.to_string())?;
+        }
+        self.inbuf.clear();
+        self.start = 0;
+        let _ = client.set_timeout(Some(timeout));
+        while conn.is_handshaking() {
+            match conn.complete_io(&mut client) {
+                Ok((0, 0)) if conn.is_handshaking() => {
+                    return Err("lost connection".into());
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        let _ = client.set_timeout(Some(self.timeout));
+        self.client = Transport::Tls(Box::new(StreamOwned::new(conn, client)));
+        Ok(())
+    }
+
+    /// Ends TLS politely (close_notify), if it is active.
+    pub fn close(&mut self) {
+        if let Transport::Tls(t) = &mut self.client {
+            t.conn.send_close_notify();
+            let _ = t.flush();
         }
     }
 

@@ -41,6 +41,7 @@ mod etrn;
 mod peer;
 mod session;
 mod settings;
+mod starttls;
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -217,6 +217,10 @@ impl<'a> Session<'a> {
 
     pub fn run(mut self) {
         info!("connect from {}", self.peer.namaddr());
+        if !self.wrapper_handshake() {
+            self.disconnect_line();
+            return;
+        }
         self.chat
             .reply(&Reply::plain(220, vec![self.s.banner.clone()]));
         loop {
@@ -277,6 +281,7 @@ impl<'a> Session<'a> {
             }
         }
         let _ = self.chat.flush();
+        self.chat.close();
         self.disconnect_line();
     }
 
@@ -381,6 +386,9 @@ impl<'a> Session<'a> {
             }
             Err(_) => return self.flow(r(500, "5.5.2", "Error: bad syntax")),
         };
+        if self.needs_tls_first(&cmd) {
+            return self.tls_first(cmd);
+        }
         match cmd {
             Command::Helo(h) => self.helo(h, false),
             Command::Ehlo(h) => self.helo(h, true),
@@ -416,11 +424,7 @@ impl<'a> Session<'a> {
             }
             Command::Bdat { size, last } => self.bdat(size, last),
             Command::Etrn(domain) => self.etrn(domain),
-            Command::StartTls => {
-                self.last_command = "STARTTLS";
-                self.count("starttls", false);
-                self.flow(r(502, "5.5.1", "Error: command not implemented"))
-            }
+            Command::StartTls => self.starttls(),
             Command::Auth { .. } => {
                 self.last_command = "AUTH";
                 self.count("auth", false);
@@ -484,6 +488,9 @@ impl<'a> Session<'a> {
             kw.push("VRFY".into());
         }
         kw.push("ETRN".into());
+        if self.offers_starttls() {
+            kw.push("STARTTLS".into());
+        }
         kw.extend([
             "ENHANCEDSTATUSCODES".into(),
             "8BITMIME".into(),
@@ -1049,7 +1056,12 @@ impl<'a> Session<'a> {
     fn received_header(&self) -> String {
         let txn = self.txn.as_ref().expect("invariant: in a transaction");
         let helo = self.helo.clone().unwrap_or_else(|| self.peer.name.clone());
-        let proto = if self.esmtp { "ESMTP" } else { "SMTP" };
+        // ESMTPS, SMTPS inside TLS.
+        let proto = format!(
+            "{}{}",
+            if self.esmtp { "ESMTP" } else { "SMTP" },
+            if self.chat.tls().is_some() { "S" } else { "" }
+        );
         let date = now_date();
         let id = txn.queue_id();
         let mut h = format!(
@@ -1281,6 +1293,7 @@ fn cmd_name(verb: &str) -> &'static str {
         "vrfy" => "VRFY",
         "etrn" => "ETRN",
         "auth" => "AUTH",
+        "starttls" => "STARTTLS",
         _ => "UNKNOWN",
     }
 }

@@ -14,7 +14,29 @@ use maps::matchlist::AddrList;
 use maps::{MapList, OpenFlags};
 use proto::data::BareLf;
 
+/// smtpd_tls_security_level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsLevel {
+    None,
+    May,
+    Encrypt,
+}
+
+/// TLS as main.cf asks for it.
+pub struct TlsSettings {
+    pub level: TlsLevel,
+    /// The server's certificate and key; `None` when they could not be
+    /// loaded (STARTTLS then answers 454, and with `encrypt` no mail is
+    /// accepted).
+    pub config: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// smtpd_tls_wrappermode: TLS from the first byte (port 465).
+    pub wrapper: bool,
+    pub loglevel: i64,
+    pub handshake_timeout: Duration,
+}
+
 pub struct Settings {
+    pub tls: TlsSettings,
     pub myhostname: String,
     pub mail_name: String,
     pub banner: String,
@@ -113,6 +135,7 @@ impl Settings {
         let mynetworks =
             AddrList::open(&mynetworks_value, cfg).map_err(|err| format!("mynetworks: {err}"))?;
         Ok(Settings {
+            tls: tls_settings(cfg)?,
             myhostname: s(&params::MYHOSTNAME)?,
             mail_name: s(&params::MAIL_NAME)?,
             banner: s(&params::SMTPD_BANNER)?,
@@ -217,4 +240,66 @@ impl Settings {
             Ok(st)
         })
     }
+}
+
+/// Reads the TLS parameters and loads the certificate. A certificate that
+/// cannot be loaded is a warning, as with Postfix: the server runs on
+/// without TLS (and refuses mail if TLS is required).
+fn tls_settings(cfg: &Config) -> Result<TlsSettings, String> {
+    let e = |err: config::ConfigError| err.to_string();
+    let wrapper = cfg.bool(&params::SMTPD_TLS_WRAPPERMODE).map_err(e)?;
+    let value = cfg.str(&params::SMTPD_TLS_SECURITY_LEVEL).map_err(e)?;
+    let mut level = match value.trim().to_ascii_lowercase().as_str() {
+        "" if cfg.bool(&params::SMTPD_ENFORCE_TLS).map_err(e)? => TlsLevel::Encrypt,
+        "" if cfg.bool(&params::SMTPD_USE_TLS).map_err(e)? => TlsLevel::May,
+        "" | "none" => TlsLevel::None,
+        "may" => TlsLevel::May,
+        "encrypt" => TlsLevel::Encrypt,
+        other => return Err(format!("invalid smtpd_tls_security_level value: {other}")),
+    };
+    if wrapper {
+        level = TlsLevel::Encrypt;
+    }
+    if cfg.bool(&params::SMTPD_TLS_REQ_CCERT).map_err(e)? && level != TlsLevel::None {
+        return Err("smtpd_tls_req_ccert = yes: client certificates are not supported".to_string());
+    }
+    let mut settings = TlsSettings {
+        level,
+        config: None,
+        wrapper,
+        loglevel: cfg.int(&params::SMTPD_TLS_LOGLEVEL).map_err(e)?,
+        handshake_timeout: cfg.time(&params::SMTPD_STARTTLS_TIMEOUT).map_err(e)?,
+    };
+    if level == TlsLevel::None {
+        return Ok(settings);
+    }
+    let protocols_param = if level == TlsLevel::Encrypt {
+        &params::SMTPD_TLS_MANDATORY_PROTOCOLS
+    } else {
+        &params::SMTPD_TLS_PROTOCOLS
+    };
+    let protocols = tls::policy::protocols(&cfg.str(protocols_param).map_err(e)?)
+        .map_err(|err| format!("{}: {}", protocols_param.name(), err))?;
+    let chain = cfg.str(&params::SMTPD_TLS_CHAIN_FILES).map_err(e)?;
+    let cert = cfg.str(&params::SMTPD_TLS_CERT_FILE).map_err(e)?;
+    let loaded = if !chain.trim().is_empty() {
+        let files = config::value::list(&chain);
+        let paths: Vec<&std::path::Path> = files.iter().map(std::path::Path::new).collect();
+        tls::server::config_from_chain_files(&paths, &protocols).map_err(|err| err.to_string())
+    } else if !cert.trim().is_empty() {
+        let key = cfg.str(&params::SMTPD_TLS_KEY_FILE).map_err(e)?;
+        tls::server::config(
+            std::path::Path::new(cert.trim()),
+            std::path::Path::new(key.trim()),
+            &protocols,
+        )
+        .map_err(|err| err.to_string())
+    } else {
+        Err("no server certificate: set smtpd_tls_chain_files or smtpd_tls_cert_file".to_string())
+    };
+    match loaded {
+        Ok(c) => settings.config = Some(c),
+        Err(err) => daemon::warn!("TLS is not available: {err}"),
+    }
+    Ok(settings)
 }

@@ -384,7 +384,7 @@ impl ServerCertVerifier for Verifier {
 
 /// OpenSSL's name for a TLS 1.2 suite (what Postfix logs), and the
 /// bits of its cipher.
-fn suite_name(suite: rustls::CipherSuite) -> (String, u32) {
+pub fn suite_name(suite: rustls::CipherSuite) -> (String, u32) {
     use rustls::CipherSuite as C;
     let (name, bits) = match suite {
         C::TLS13_AES_128_GCM_SHA256 => ("TLS_AES_128_GCM_SHA256", 128),

@@ -106,6 +106,8 @@ pub enum IoFail {
 pub struct Session {
     stream: Stream,
     rbuf: Vec<u8>,
+    /// The time limit the socket has now (set only when it changes).
+    timeout: Option<Duration>,
     /// The server's name as the log shows it.
     pub host: String,
     /// Its address (or socket path).
@@ -138,6 +140,7 @@ impl Session {
         Session {
             stream,
             rbuf: Vec::new(),
+            timeout: None,
             host: host.to_string(),
             addr: addr.to_string(),
             port,
@@ -164,9 +167,17 @@ impl Session {
         format!("{}[{}]", self.host, self.addr)
     }
 
+    fn set_timeout(&mut self, t: Duration) -> Result<(), IoFail> {
+        if self.timeout != Some(t) {
+            self.stream.set_timeout(t).map_err(|_| IoFail::Lost)?;
+            self.timeout = Some(t);
+        }
+        Ok(())
+    }
+
     /// Sends bytes, whole.
     pub fn write(&mut self, data: &[u8], timeout: Duration) -> Result<(), IoFail> {
-        self.stream.set_timeout(timeout).map_err(|_| IoFail::Lost)?;
+        self.set_timeout(timeout)?;
         match self
             .stream
             .write_all(data)
@@ -180,7 +191,7 @@ impl Session {
 
     /// Reads one whole reply.
     pub fn reply(&mut self, timeout: Duration) -> Result<ServerReply, IoFail> {
-        self.stream.set_timeout(timeout).map_err(|_| IoFail::Lost)?;
+        self.set_timeout(timeout)?;
         let mut chunk = [0u8; 8192];
         loop {
             match parse_reply(&self.rbuf, REPLY_LINE_MAX) {
@@ -228,6 +239,7 @@ impl Session {
         let t = (!timeout.is_zero()).then_some(timeout);
         let _ = tcp.set_read_timeout(t);
         let _ = tcp.set_write_timeout(t);
+        self.timeout = Some(timeout);
         let mut s = StreamOwned::new(conn, tcp);
         while s.conn.is_handshaking() {
             if let Err(e) = s.conn.complete_io(&mut s.sock) {
